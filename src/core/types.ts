@@ -1,0 +1,141 @@
+/**
+ * Domain records shared by the store, the control plane and the gateway. Times are integer milliseconds since
+ * the epoch everywhere inside the process; the API renders ISO 8601.
+ */
+
+export type Role = "admin" | "issuer" | "auditor";
+
+export type AuthType = "bearer" | "basic" | "header" | "query";
+
+export interface ServiceAuth {
+  type: AuthType;
+  /** Header name (type "header") or query parameter name (type "query"). */
+  name?: string;
+  /** Optional value prefix for type "header", e.g. "token " — bearer and basic have fixed shapes. */
+  prefix?: string;
+}
+
+/** Catalog: scope name → route patterns (`"GET /v1/customers/{id}"`). */
+export type ScopeCatalog = Record<string, string[]>;
+
+export interface ServiceRecord {
+  name: string;
+  template: string | null;
+  /** Origin only: `https://api.stripe.com`. */
+  upstream: string;
+  auth: ServiceAuth;
+  scopes: ScopeCatalog;
+  insecureUpstream: boolean;
+  /** Sealed credential (see core/crypto.ts); never leaves the process except as ciphertext in the store. */
+  credential: Buffer | null;
+  credentialFingerprint: string | null;
+  credentialUpdatedAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type NonceStatus = "active" | "expired" | "revoked" | "exhausted";
+
+export interface NonceRecord {
+  id: string;
+  /** SHA-256 of the token. The token itself is never stored. */
+  tokenHash: Buffer;
+  service: string;
+  /** What was asked for: catalog names and/or raw route patterns. */
+  scopes: string[];
+  /** The route patterns those scopes resolved to at issuance. Frozen: later catalog edits never widen a nonce. */
+  routes: string[];
+  agent: string;
+  task: string | null;
+  maxUses: number | null;
+  uses: number;
+  constraints: Record<string, unknown> | null;
+  metadata: Record<string, unknown> | null;
+  /** API key id that issued it. */
+  issuedBy: string;
+  createdAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+}
+
+export interface IssuerPolicyRule {
+  service: string;
+  /** Catalog scope names (or `*` for every catalog scope of the service). */
+  scopes: string[];
+  /** Maximum TTL, as a duration string or seconds. */
+  max_ttl?: string | number;
+  max_uses?: number;
+  /** Whether raw route scopes may be issued under this rule. */
+  allow_routes?: boolean;
+}
+
+export interface IssuerPolicy {
+  allow: IssuerPolicyRule[];
+  /** Globs (`*` wildcard) the `agent` field must match; absent means any agent. */
+  agents?: string[];
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  role: Role;
+  policy: IssuerPolicy | null;
+  keyHash: Buffer;
+  createdBy: string | null;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface Actor {
+  type: "api_key" | "nonce" | "system";
+  id: string;
+  name: string;
+}
+
+export type AuditType =
+  | "nonce.issued"
+  | "nonce.issue_denied"
+  | "nonce.used"
+  | "nonce.completed"
+  | "nonce.rejected"
+  | "nonce.revoked"
+  | "service.created"
+  | "service.updated"
+  | "service.deleted"
+  | "credential.set"
+  | "key.created"
+  | "key.revoked"
+  | "system.started";
+
+export interface AuditRequest {
+  method: string;
+  /** Path only; query values are never recorded. */
+  path: string;
+  status: number | null;
+  duration_ms: number | null;
+  bytes: number | null;
+}
+
+/** What a writer supplies; the store assigns `seq`, `prev_hash` and `hash`. */
+export interface AuditDraft {
+  id: string;
+  time: number;
+  type: AuditType;
+  actor: Actor | null;
+  agent: string | null;
+  task: string | null;
+  nonceId: string | null;
+  service: string | null;
+  scopes: string[] | null;
+  reason: string | null;
+  request: AuditRequest | null;
+  sourceIp: string | null;
+  /** Small structured extras (never a token, secret, key, query value or body). */
+  data: Record<string, unknown> | null;
+}
+
+export interface AuditEvent extends AuditDraft {
+  seq: number;
+  prevHash: string;
+  hash: string;
+}

@@ -1,0 +1,129 @@
+import type {
+  ApiKeyRecord,
+  AuditDraft,
+  AuditEvent,
+  AuditType,
+  NonceRecord,
+  NonceStatus,
+  ServiceRecord,
+} from "../core/types.js";
+
+/**
+ * The one storage interface. Two dialects implement it (sqlite.ts, postgres.ts) and one conformance suite
+ * (store.conformance.test.ts) runs against both. Implementations never log row contents.
+ *
+ * Expected outcomes are values (`ConsumeResult`); I/O failures throw (callers fail closed).
+ */
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque cursor for the next page, or null when this is the last page. */
+  nextCursor: string | null;
+}
+
+export interface PageRequest {
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export interface NonceFilter {
+  agent?: string | undefined;
+  task?: string | undefined;
+  service?: string | undefined;
+  status?: NonceStatus | undefined;
+  issuedBy?: string | undefined;
+}
+
+export interface RevokeFilter {
+  task?: string | undefined;
+  agent?: string | undefined;
+  service?: string | undefined;
+  /** Restrict to nonces issued by this key (issuers may only revoke their own). */
+  issuedBy?: string | undefined;
+}
+
+export interface AuditFilter {
+  agent?: string | undefined;
+  task?: string | undefined;
+  nonceId?: string | undefined;
+  service?: string | undefined;
+  type?: AuditType | undefined;
+  /** Inclusive lower bound, ms. */
+  since?: number | undefined;
+  /** Exclusive upper bound, ms. */
+  until?: number | undefined;
+  /** Only events of nonces issued by this key (issuer read access). */
+  issuedBy?: string | undefined;
+}
+
+export type RejectReason = "nonce_invalid" | "nonce_expired" | "nonce_revoked" | "nonce_exhausted";
+
+export type ConsumeResult =
+  | { ok: true; nonce: NonceRecord }
+  | { ok: false; reason: RejectReason; nonce: NonceRecord | null };
+
+export interface Store {
+  readonly dialect: "sqlite" | "postgres";
+
+  /** Applies pending migrations. Idempotent; safe with several processes starting at once. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+  /** Cheap liveness probe (`SELECT 1`). */
+  ping(): Promise<void>;
+
+  // services ---------------------------------------------------------------------------------------------
+  /** Insert or replace the service's configuration; keeps its credential. Returns true when it was created. */
+  putService(
+    s: Omit<ServiceRecord, "credential" | "credentialFingerprint" | "credentialUpdatedAt">,
+    audit: AuditDraft,
+  ): Promise<boolean>;
+  getService(name: string): Promise<ServiceRecord | undefined>;
+  listServices(): Promise<ServiceRecord[]>;
+  /** Deletes the service and revokes its active nonces, in one transaction. */
+  deleteService(name: string, now: number, audit: AuditDraft): Promise<boolean>;
+  setCredential(name: string, sealed: Buffer, fingerprint: string, now: number, audit: AuditDraft): Promise<boolean>;
+  /** Master-key rotation: replace every sealed credential via `rewrap`, in one transaction. Returns the count. */
+  rewrapCredentials(rewrap: (service: string, sealed: Buffer) => Buffer): Promise<number>;
+
+  // API keys ---------------------------------------------------------------------------------------------
+  insertApiKey(k: ApiKeyRecord, audit: AuditDraft | null): Promise<void>;
+  getApiKeyByHash(hash: Buffer): Promise<ApiKeyRecord | undefined>;
+  getApiKey(id: string): Promise<ApiKeyRecord | undefined>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  countApiKeys(): Promise<number>;
+  revokeApiKey(id: string, now: number, audit: AuditDraft): Promise<boolean>;
+
+  // nonces -----------------------------------------------------------------------------------------------
+  /** Inserts the nonce and its `nonce.issued` event in one transaction: no nonce without its audit row. */
+  insertNonce(n: NonceRecord, audit: AuditDraft): Promise<void>;
+  getNonce(id: string): Promise<NonceRecord | undefined>;
+  listNonces(filter: NonceFilter, page: PageRequest, now: number): Promise<Page<NonceRecord>>;
+  /**
+   * The gateway's atomic check-and-count: looks the nonce up by token hash and, only if it is active at `now`
+   * (not revoked, not expired, uses < max_uses), increments `uses`. The check and the increment are one
+   * statement, so concurrent requests can never exceed max_uses, on any number of replicas.
+   * `onOk(nonce)` builds the `nonce.used` event and `onReject(reason, nonce)` the `nonce.rejected` event; the
+   * event is appended in the same transaction as the increment (fail closed: if it cannot be written, the use
+   * is rolled back and the call throws).
+   */
+  consumeNonce(
+    tokenHash: Buffer,
+    now: number,
+    onOk: (n: NonceRecord) => AuditDraft,
+    onReject: (reason: RejectReason, n: NonceRecord | null) => AuditDraft | null,
+  ): Promise<ConsumeResult>;
+  /** Revokes one nonce if not already revoked. Returns the record as it is after the call, or undefined. */
+  revokeNonce(id: string, now: number, audit: (n: NonceRecord) => AuditDraft): Promise<NonceRecord | undefined>;
+  /** Revokes every unrevoked, unexpired nonce matching the filter (at least one field set); one event each. */
+  revokeNonces(filter: RevokeFilter, now: number, audit: (n: NonceRecord) => AuditDraft): Promise<number>;
+  /** Deletes nonces that expired before `before`. Returns how many. */
+  deleteExpiredNonces(before: number, limit: number): Promise<number>;
+
+  // audit ------------------------------------------------------------------------------------------------
+  /** Appends events to the hash chain in one transaction (seq, prev_hash, hash assigned under a lock). */
+  appendAudit(drafts: AuditDraft[]): Promise<AuditEvent[]>;
+  listAudit(filter: AuditFilter, page: PageRequest): Promise<Page<AuditEvent>>;
+  /** Events in seq order from `afterSeq` (exclusive), for verification and export. */
+  scanAudit(afterSeq: number, limit: number): Promise<AuditEvent[]>;
+  auditHead(): Promise<{ seq: number; hash: string }>;
+}
