@@ -2,6 +2,7 @@ import type { Config } from "../config.js";
 import type { Clock } from "../core/clock.js";
 import type { MasterKeys } from "../core/crypto.js";
 import type { Store } from "../store/store.js";
+import type { AppEvents } from "./events.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 
@@ -13,4 +14,5 @@ export interface AppContext {
   readonly clock: Clock;
   readonly log: Logger;
   readonly metrics: Metrics;
+  readonly events: AppEvents;
 }
