@@ -97,6 +97,9 @@ export interface Store {
   /** Inserts the nonce and its `nonce.issued` event in one transaction: no nonce without its audit row. */
   insertNonce(n: NonceRecord, audit: AuditDraft): Promise<void>;
   getNonce(id: string): Promise<NonceRecord | undefined>;
+  /** Lookup by token hash (the gateway reads the immutable part — service, routes — before consuming, so a
+   * scope-denied request never counts a use). Never use its state fields for decisions: consumeNonce re-checks. */
+  getNonceByHash(tokenHash: Buffer): Promise<NonceRecord | undefined>;
   listNonces(filter: NonceFilter, page: PageRequest, now: number): Promise<Page<NonceRecord>>;
   /**
    * The gateway's atomic check-and-count: looks the nonce up by token hash and, only if it is active at `now`
