@@ -1,0 +1,115 @@
+import { readFileSync } from "node:fs";
+import type { Server as HttpServer } from "node:http";
+import type { Server as HttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { createApiServer } from "./api/server.js";
+import { ensureAdminKey, ensureDataDir, loadMasterKeys } from "./app/bootstrap.js";
+import type { AppContext } from "./app/context.js";
+import { AppEvents } from "./app/events.js";
+import { createLogger, type Logger } from "./app/logger.js";
+import { createMetrics } from "./app/metrics.js";
+import type { Config } from "./config.js";
+import { type Clock, systemClock } from "./core/clock.js";
+import { createGatewayServer } from "./gateway/server.js";
+import { openStore } from "./store/index.js";
+
+/**
+ * The composition root: config in, running listeners out. Everything is built once here and handed down.
+ */
+
+export interface RunningServer {
+  config: Config;
+  ctx: AppContext;
+  apiUrl: string | null;
+  gatewayUrl: string | null;
+  /** Set only when an admin key was generated on this start; print it once. */
+  adminKey: string | null;
+  close(): Promise<void>;
+}
+
+/** Nonces are kept this long past expiry (their status stays queryable), then pruned; audit keeps the history. */
+const NONCE_RETENTION_MS = 24 * 3_600_000;
+const CLEANUP_EVERY_MS = 60_000;
+
+function listen(server: HttpServer | HttpsServer, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function urlFor(tls: boolean, host: string, port: number): string {
+  const h = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
+  return `${tls ? "https" : "http"}://${h}:${port}`;
+}
+
+export async function startServer(config: Config, opts: { log?: Logger; clock?: Clock } = {}): Promise<RunningServer> {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const clock = opts.clock ?? systemClock;
+  ensureDataDir(config.dataDir);
+  const masterKeys = loadMasterKeys(config);
+  const store = await openStore(config);
+  const closers: Array<() => Promise<void>> = [];
+  try {
+    await store.migrate();
+    const adminKey = await ensureAdminKey(store, config, clock);
+    const ctx: AppContext = {
+      config,
+      store,
+      masterKeys,
+      clock,
+      log,
+      metrics: createMetrics(),
+      events: new AppEvents(),
+    };
+    const tls =
+      config.tlsCert && config.tlsKey
+        ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }
+        : undefined;
+
+    let apiUrl: string | null = null;
+    let gatewayUrl: string | null = null;
+    if (config.role !== "gateway") {
+      const api = createApiServer(ctx, tls ? { tls } : {});
+      closers.push(api.close);
+      apiUrl = urlFor(Boolean(tls), config.host, await listen(api.server, config.apiPort, config.host));
+    }
+    if (config.role !== "api") {
+      const gw = createGatewayServer(ctx, tls ? { tls } : {});
+      closers.push(gw.close);
+      gatewayUrl = urlFor(Boolean(tls), config.host, await listen(gw.server, config.gatewayPort, config.host));
+    }
+
+    const cleanup = setInterval(() => {
+      store.deleteExpiredNonces(clock.now() - NONCE_RETENTION_MS, 10_000).catch((e: unknown) => {
+        log.warn({ err: (e as Error).message }, "expired nonce cleanup failed");
+      });
+    }, CLEANUP_EVERY_MS);
+    cleanup.unref();
+
+    log.info({ api: apiUrl, gateway: gatewayUrl, store: store.dialect, role: config.role }, "agent-nonce started");
+    let closed: Promise<void> | null = null;
+    return {
+      config,
+      ctx,
+      apiUrl,
+      gatewayUrl,
+      adminKey,
+      close() {
+        closed ??= (async () => {
+          clearInterval(cleanup);
+          await Promise.allSettled(closers.map((c) => c()));
+          await store.close();
+        })();
+        return closed;
+      },
+    };
+  } catch (e) {
+    await Promise.allSettled(closers.map((c) => c()));
+    await store.close().catch(() => undefined);
+    throw e;
+  }
+}
