@@ -1,0 +1,179 @@
+/** Public, camelCase shapes the SDK returns and accepts. The wire format (snake_case) is in wire.ts. */
+
+export type Role = "admin" | "issuer" | "auditor";
+export type AuthType = "bearer" | "basic" | "header" | "query";
+export type NonceStatus = "active" | "expired" | "revoked" | "exhausted";
+/** `"30s"`, `"5m"`, `"1h"`, `"1h30m"`, or a number of seconds. */
+export type Ttl = string | number;
+
+export interface CreateNonceParams {
+  service: string;
+  /** A catalog scope (`read:customers`), a route pattern (`GET /v1/customers/{id}`), or several. */
+  scope: string | string[];
+  ttl?: Ttl;
+  agent: string;
+  task?: string;
+  maxUses?: number;
+  constraints?: Record<string, unknown>;
+  metadata?: Record<string, unknown>;
+}
+
+export interface NonceInfo {
+  id: string;
+  service: string;
+  scopes: string[];
+  agent: string;
+  task: string | null;
+  status: NonceStatus;
+  uses: number;
+  maxUses: number | null;
+  createdAt: Date;
+  expiresAt: Date;
+  revokedAt: Date | null;
+  metadata?: Record<string, unknown> | null;
+}
+
+export interface NonceListParams {
+  agent?: string;
+  task?: string;
+  service?: string;
+  status?: NonceStatus;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface RevokeWhereParams {
+  task?: string;
+  agent?: string;
+  service?: string;
+}
+
+export interface ServiceAuth {
+  type: AuthType;
+  /** Header name (type "header") or query parameter name (type "query"). */
+  name?: string;
+  prefix?: string;
+}
+
+/** Scope catalog: scope name → route patterns (`"GET /v1/customers/{id}"`). */
+export type ScopeCatalog = Record<string, string[]>;
+
+export interface ServiceInput {
+  template?: string;
+  upstream?: string;
+  auth?: ServiceAuth;
+  scopes?: ScopeCatalog;
+  insecureUpstream?: boolean;
+}
+
+export interface Service {
+  name: string;
+  template: string | null;
+  upstream: string;
+  auth: ServiceAuth;
+  scopes: ScopeCatalog;
+  insecureUpstream: boolean;
+  /** Only a fingerprint and a time: credentials are write-only. */
+  credential: { fingerprint: string; updatedAt: Date | null } | null;
+  createdAt: Date | null;
+  updatedAt: Date | null;
+}
+
+export type CredentialInput = string | { username: string; password: string };
+
+export interface CredentialReceipt {
+  fingerprint: string;
+  updatedAt: Date | null;
+}
+
+export interface PolicyRule {
+  service: string;
+  scopes: string[];
+  maxTtl?: Ttl;
+  maxUses?: number;
+  allowRoutes?: boolean;
+}
+
+export interface IssuerPolicy {
+  allow: PolicyRule[];
+  /** Globs (`*` wildcard) the `agent` field must match. */
+  agents?: string[];
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  role: Role;
+  policy: IssuerPolicy | null;
+  createdAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface CreatedApiKey extends ApiKey {
+  /** The `ank_…` key. Shown once: store it now. */
+  key: string;
+}
+
+export interface CreateKeyParams {
+  name: string;
+  role: Role;
+  policy?: IssuerPolicy;
+}
+
+export interface AuditActor {
+  type: string;
+  id: string;
+  name: string;
+}
+
+export interface AuditRequest {
+  method: string;
+  path: string;
+  status: number | null;
+  durationMs: number | null;
+  bytes: number | null;
+}
+
+export interface AuditEvent {
+  id: string;
+  seq: number | null;
+  time: Date;
+  type: string;
+  actor: AuditActor | null;
+  agent: string | null;
+  task: string | null;
+  nonceId: string | null;
+  service: string | null;
+  scopes: string[] | null;
+  reason: string | null;
+  request: AuditRequest | null;
+  sourceIp: string | null;
+  data: Record<string, unknown> | null;
+  prevHash: string | null;
+  hash: string | null;
+}
+
+export interface AuditListParams {
+  agent?: string;
+  task?: string;
+  nonce?: string;
+  service?: string;
+  type?: string;
+  since?: Date | string;
+  until?: Date | string;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface Template {
+  name: string;
+  description: string | null;
+  upstream: string;
+  auth: ServiceAuth;
+  scopes: ScopeCatalog;
+}
