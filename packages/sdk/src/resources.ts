@@ -4,6 +4,7 @@ import type {
   ApiKey,
   AuditEvent,
   AuditListParams,
+  AuditPage,
   CreatedApiKey,
   CreateKeyParams,
   CreateNonceParams,
@@ -11,7 +12,7 @@ import type {
   CredentialReceipt,
   NonceInfo,
   NonceListParams,
-  Page,
+  NoncePage,
   RevokeWhereParams,
   Service,
   ServiceInput,
@@ -23,7 +24,6 @@ import {
   keyFromWire,
   nonceCreateToWire,
   nonceInfoFromWire,
-  policyToWire,
   serviceFromWire,
   serviceInputToWire,
   templateFromWire,
@@ -35,7 +35,7 @@ const seg = (s: string) => encodeURIComponent(s);
 /** Follows `next_cursor` until the last page. */
 async function* allPages<T, P extends { cursor?: string }>(
   params: P,
-  list: (p: P) => Promise<Page<T>>,
+  list: (p: P) => Promise<{ items: T[]; nextCursor: string | null }>,
 ): AsyncGenerator<T, void, undefined> {
   let cursor = params.cursor;
   for (;;) {
@@ -59,14 +59,17 @@ export class Nonces {
     return nonceInfoFromWire(await this.t.request<Wire>("GET", `/v1/nonces/${seg(id)}`));
   }
 
-  async list(params: NonceListParams = {}): Promise<Page<NonceInfo>> {
+  async list(params: NonceListParams = {}): Promise<NoncePage> {
     const w = await this.t.request<Wire>("GET", "/v1/nonces", { query: { ...params } });
-    return { items: (w.nonces ?? []).map(nonceInfoFromWire), nextCursor: w.next_cursor ?? null };
+    return { nonces: (w.nonces ?? []).map(nonceInfoFromWire), nextCursor: w.next_cursor ?? null };
   }
 
-  /** Every nonce matching the filters, across pages: `for await (const n of an.nonces.listAll({ task }))`. */
-  listAll(params: Omit<NonceListParams, "cursor"> = {}): AsyncGenerator<NonceInfo, void, undefined> {
-    return allPages<NonceInfo, NonceListParams>(params, (p) => this.list(p));
+  /** Every nonce matching the filters, across pages: `for await (const n of an.nonces.iterate({ task }))`. */
+  iterate(params: Omit<NonceListParams, "cursor"> = {}): AsyncGenerator<NonceInfo, void, undefined> {
+    return allPages<NonceInfo, NonceListParams>(params, async (p) => {
+      const page = await this.list(p);
+      return { items: page.nonces, nextCursor: page.nextCursor };
+    });
   }
 
   async revoke(id: string): Promise<void> {
@@ -117,7 +120,7 @@ export class Keys {
   /** Creates an API key. The returned `key` is shown once. */
   async create(params: CreateKeyParams): Promise<CreatedApiKey> {
     const body: Wire = { name: params.name, role: params.role };
-    if (params.policy) body.policy = policyToWire(params.policy);
+    if (params.policy) body.policy = params.policy;
     const w = await this.t.request<Wire>("POST", "/v1/keys", { body });
     return { ...keyFromWire(w), key: w.key };
   }
@@ -135,13 +138,16 @@ export class Keys {
 export class Audit {
   constructor(private readonly t: Transport) {}
 
-  async list(params: AuditListParams = {}): Promise<Page<AuditEvent>> {
+  async list(params: AuditListParams = {}): Promise<AuditPage> {
     const w = await this.t.request<Wire>("GET", "/v1/audit", { query: { ...params } });
-    return { items: (w.events ?? []).map(auditFromWire), nextCursor: w.next_cursor ?? null };
+    return { events: (w.events ?? []).map(auditFromWire), nextCursor: w.next_cursor ?? null };
   }
 
-  listAll(params: Omit<AuditListParams, "cursor"> = {}): AsyncGenerator<AuditEvent, void, undefined> {
-    return allPages<AuditEvent, AuditListParams>(params, (p) => this.list(p));
+  iterate(params: Omit<AuditListParams, "cursor"> = {}): AsyncGenerator<AuditEvent, void, undefined> {
+    return allPages<AuditEvent, AuditListParams>(params, async (p) => {
+      const page = await this.list(p);
+      return { items: page.events, nextCursor: page.nextCursor };
+    });
   }
 }
 

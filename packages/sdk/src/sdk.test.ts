@@ -245,11 +245,11 @@ describe("nonces", () => {
 
   it("list passes filters as query and listAll follows cursors", async () => {
     const page = await client().nonces.list({ task: "sync-42", status: "active", limit: 2 });
-    expect(page.items.map((i) => i.id)).toEqual(["nce_a", "nce_b"]);
+    expect(page.nonces.map((i) => i.id)).toEqual(["nce_a", "nce_b"]);
     expect(page.nextCursor).toBe("c2");
     expect(seen[0]?.url).toBe("/v1/nonces?task=sync-42&status=active&limit=2");
     const ids: string[] = [];
-    for await (const i of client().nonces.listAll({ agent: "a" })) ids.push(i.id);
+    for await (const i of client().nonces.iterate({ agent: "a" })) ids.push(i.id);
     expect(ids).toEqual(["nce_a", "nce_b", "nce_c"]);
     expect(seen.at(-1)?.url).toBe("/v1/nonces?agent=a&cursor=c2");
   });
@@ -316,12 +316,12 @@ describe("services, keys, audit", () => {
     expect(r.fingerprint).toBe("fp123");
   });
 
-  it("keys.create converts the policy to snake_case and back", async () => {
+  it("keys.create sends the policy document as written and returns it", async () => {
     const k = await client().keys.create({
       name: "bot",
       role: "issuer",
       policy: {
-        allow: [{ service: "stripe", scopes: ["read:customers"], maxTtl: "10m", maxUses: 5 }],
+        allow: [{ service: "stripe", scopes: ["read:customers"], max_ttl: "10m", max_uses: 5 }],
         agents: ["billing-*"],
       },
     });
@@ -334,21 +334,21 @@ describe("services, keys, audit", () => {
       },
     });
     expect(k.key).toBe("ank_new");
-    expect(k.policy?.allow[0]).toEqual({ service: "stripe", scopes: ["read:customers"], maxTtl: "10m", maxUses: 5 });
+    expect(k.policy?.allow[0]).toEqual({ service: "stripe", scopes: ["read:customers"], max_ttl: "10m", max_uses: 5 });
   });
 
   it("audit.list sends dates as ISO and maps events", async () => {
     const since = new Date("2026-01-01T00:00:00.000Z");
     const page = await client().audit.list({ task: "sync-42", since });
     expect(seen[0]?.url).toBe(`/v1/audit?task=sync-42&since=${encodeURIComponent(since.toISOString())}`);
-    expect(page.items[0]).toMatchObject({
+    expect(page.events[0]).toMatchObject({
       type: "nonce.rejected",
       nonceId: "nce_1",
       reason: "scope_denied",
       request: { method: "POST", path: "/v1/customers", status: 403, durationMs: 0.2 },
       sourceIp: "127.0.0.1",
     });
-    expect(page.items[0]?.time).toEqual(since);
+    expect(page.events[0]?.time).toEqual(since);
   });
 
   it("request() returns the API's JSON untouched", async () => {

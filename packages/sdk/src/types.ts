@@ -42,8 +42,13 @@ export interface NonceListParams {
   cursor?: string;
 }
 
-export interface Page<T> {
-  items: T[];
+export interface NoncePage {
+  nonces: NonceInfo[];
+  nextCursor: string | null;
+}
+
+export interface AuditPage {
+  events: AuditEvent[];
   nextCursor: string | null;
 }
 
@@ -91,12 +96,17 @@ export interface CredentialReceipt {
   updatedAt: Date | null;
 }
 
+/**
+ * An issuer policy is a document, written the same way everywhere (API, CLI `--policy`, config, SDK), so its
+ * fields keep the API's snake_case spelling instead of being renamed.
+ */
 export interface PolicyRule {
   service: string;
+  /** Catalog scope names, or `*` for all of the service's catalog scopes. */
   scopes: string[];
-  maxTtl?: Ttl;
-  maxUses?: number;
-  allowRoutes?: boolean;
+  max_ttl?: Ttl;
+  max_uses?: number;
+  allow_routes?: boolean;
 }
 
 export interface IssuerPolicy {

@@ -4,7 +4,6 @@ import type {
   CreateNonceParams,
   IssuerPolicy,
   NonceInfo,
-  PolicyRule,
   Service,
   ServiceAuth,
   ServiceInput,
@@ -101,35 +100,10 @@ export function serviceFromWire(w: Wire): Service {
   };
 }
 
-export function policyToWire(p: IssuerPolicy): Wire {
-  const out: Wire = {
-    allow: p.allow.map((r) => {
-      const rule: Wire = { service: r.service, scopes: r.scopes };
-      if (r.maxTtl !== undefined) rule.max_ttl = r.maxTtl;
-      if (r.maxUses !== undefined) rule.max_uses = r.maxUses;
-      if (r.allowRoutes !== undefined) rule.allow_routes = r.allowRoutes;
-      return rule;
-    }),
-  };
-  if (p.agents !== undefined) out.agents = p.agents;
-  return out;
-}
-
 export function policyFromWire(w: unknown): IssuerPolicy | null {
   const p = obj(w);
   if (!p) return null;
-  const allow = Array.isArray(p.allow) ? (p.allow as Wire[]) : [];
-  const out: IssuerPolicy = {
-    allow: allow.map((r) => {
-      const rule: PolicyRule = { service: r.service, scopes: Array.isArray(r.scopes) ? r.scopes : [] };
-      if (r.max_ttl !== undefined && r.max_ttl !== null) rule.maxTtl = r.max_ttl;
-      if (r.max_uses !== undefined && r.max_uses !== null) rule.maxUses = r.max_uses;
-      if (r.allow_routes !== undefined && r.allow_routes !== null) rule.allowRoutes = r.allow_routes;
-      return rule;
-    }),
-  };
-  if (Array.isArray(p.agents)) out.agents = p.agents as string[];
-  return out;
+  return p as unknown as IssuerPolicy;
 }
 
 export function keyFromWire(w: Wire): ApiKey {
