@@ -1,0 +1,25 @@
+import { initial } from "./001_initial.js";
+
+/**
+ * Versioned schema migrations, kept as code so `tsc` ships them in dist. Each dialect's runner applies, in one
+ * transaction under a lock, every migration whose version is not yet in `schema_migrations`. Statements are
+ * static DDL: no value is ever interpolated into them.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sqlite: readonly string[];
+  postgres: readonly string[];
+}
+
+export const MIGRATIONS: readonly Migration[] = [initial];
+
+export const MIGRATIONS_TABLE_SQLITE =
+  "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT";
+export const MIGRATIONS_TABLE_POSTGRES =
+  "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+
+export function pending(applied: Iterable<number>): Migration[] {
+  const done = new Set(applied);
+  return MIGRATIONS.filter((m) => !done.has(m.version));
+}

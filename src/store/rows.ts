@@ -1,0 +1,222 @@
+import { AppError } from "../core/errors.js";
+import { isId } from "../core/ids.js";
+import type {
+  ApiKeyRecord,
+  AuditDraft,
+  AuditEvent,
+  AuditType,
+  NonceRecord,
+  Role,
+  ServiceRecord,
+} from "../core/types.js";
+import type { ApiKeyRow, AuditRow, NonceRow, ServiceRow } from "./schema.js";
+
+/** Mapping between domain records and rows, shared by both dialects. Pure. */
+
+function json(v: unknown): string | null {
+  return v === null || v === undefined ? null : JSON.stringify(v);
+}
+
+function parse<T>(v: string | null): T | null {
+  return v === null ? null : (JSON.parse(v) as T);
+}
+
+/** Rows come back as Buffer (better-sqlite3, pg) but be strict about it: a digest compare needs a Buffer. */
+function buf(v: Buffer | Uint8Array): Buffer {
+  return Buffer.isBuffer(v) ? v : Buffer.from(v);
+}
+
+export function serviceToRow(
+  s: Omit<ServiceRecord, "credential" | "credentialFingerprint" | "credentialUpdatedAt">,
+  dialect: "sqlite" | "postgres",
+): Omit<ServiceRow, "credential" | "credential_fingerprint" | "credential_updated_at"> {
+  return {
+    name: s.name,
+    template: s.template ?? null,
+    upstream: s.upstream,
+    auth: JSON.stringify(s.auth),
+    scopes: JSON.stringify(s.scopes),
+    insecure_upstream: dialect === "sqlite" ? (s.insecureUpstream ? 1 : 0) : s.insecureUpstream,
+    created_at: s.createdAt,
+    updated_at: s.updatedAt,
+  };
+}
+
+export function serviceFromRow(r: ServiceRow): ServiceRecord {
+  return {
+    name: r.name,
+    template: r.template,
+    upstream: r.upstream,
+    auth: JSON.parse(r.auth),
+    scopes: JSON.parse(r.scopes),
+    insecureUpstream: r.insecure_upstream === true || r.insecure_upstream === 1,
+    credential: r.credential === null ? null : buf(r.credential),
+    credentialFingerprint: r.credential_fingerprint,
+    credentialUpdatedAt: r.credential_updated_at,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export function apiKeyToRow(k: ApiKeyRecord): ApiKeyRow {
+  return {
+    id: k.id,
+    name: k.name,
+    role: k.role,
+    policy: json(k.policy),
+    key_hash: k.keyHash,
+    created_by: k.createdBy ?? null,
+    created_at: k.createdAt,
+    revoked_at: k.revokedAt ?? null,
+  };
+}
+
+export function apiKeyFromRow(r: ApiKeyRow): ApiKeyRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    role: r.role as Role,
+    policy: parse(r.policy),
+    keyHash: buf(r.key_hash),
+    createdBy: r.created_by,
+    createdAt: r.created_at,
+    revokedAt: r.revoked_at,
+  };
+}
+
+export function nonceToRow(n: NonceRecord): NonceRow {
+  return {
+    id: n.id,
+    token_hash: n.tokenHash,
+    service: n.service,
+    scopes: JSON.stringify(n.scopes),
+    routes: JSON.stringify(n.routes),
+    agent: n.agent,
+    task: n.task ?? null,
+    max_uses: n.maxUses ?? null,
+    uses: n.uses,
+    constraints: json(n.constraints),
+    metadata: json(n.metadata),
+    issued_by: n.issuedBy,
+    created_at: n.createdAt,
+    expires_at: n.expiresAt,
+    revoked_at: n.revokedAt ?? null,
+  };
+}
+
+export function nonceFromRow(r: NonceRow): NonceRecord {
+  return {
+    id: r.id,
+    tokenHash: buf(r.token_hash),
+    service: r.service,
+    scopes: JSON.parse(r.scopes),
+    routes: JSON.parse(r.routes),
+    agent: r.agent,
+    task: r.task,
+    maxUses: r.max_uses,
+    uses: r.uses,
+    constraints: parse(r.constraints),
+    metadata: parse(r.metadata),
+    issuedBy: r.issued_by,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    revokedAt: r.revoked_at,
+  };
+}
+
+/**
+ * What is hashed must be exactly what is read back: undefined fields become null and JSON-valued fields are
+ * round-tripped through JSON (dropping undefined members, functions…) before `link()` hashes them.
+ */
+export function normalizeDraft(d: AuditDraft): AuditDraft {
+  const rt = <T>(v: T | null | undefined): T | null => (v === null || v === undefined ? null : parse<T>(json(v)));
+  return {
+    id: d.id,
+    time: d.time,
+    type: d.type,
+    actor: rt(d.actor),
+    agent: d.agent ?? null,
+    task: d.task ?? null,
+    nonceId: d.nonceId ?? null,
+    service: d.service ?? null,
+    scopes: rt(d.scopes),
+    reason: d.reason ?? null,
+    request: rt(d.request),
+    sourceIp: d.sourceIp ?? null,
+    data: rt(d.data),
+  };
+}
+
+/** Row for insertion; `issued_by` is derived in SQL from `nonce_id`, so it is left out here. */
+export function eventToRow(e: AuditEvent): Omit<AuditRow, "issued_by"> {
+  return {
+    seq: e.seq,
+    id: e.id,
+    time: e.time,
+    type: e.type,
+    actor: json(e.actor),
+    actor_id: e.actor?.id ?? null,
+    agent: e.agent,
+    task: e.task,
+    nonce_id: e.nonceId,
+    service: e.service,
+    scopes: json(e.scopes),
+    reason: e.reason,
+    request: json(e.request),
+    source_ip: e.sourceIp,
+    data: json(e.data),
+    prev_hash: e.prevHash,
+    hash: e.hash,
+  };
+}
+
+export function eventFromRow(r: Omit<AuditRow, "issued_by" | "actor_id">): AuditEvent {
+  return {
+    id: r.id,
+    seq: r.seq,
+    time: r.time,
+    type: r.type as AuditType,
+    actor: parse(r.actor),
+    agent: r.agent,
+    task: r.task,
+    nonceId: r.nonce_id,
+    service: r.service,
+    scopes: parse(r.scopes),
+    reason: r.reason,
+    request: parse(r.request),
+    sourceIp: r.source_ip,
+    data: parse(r.data),
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  };
+}
+
+// cursors ---------------------------------------------------------------------------------------------------
+
+function encodeCursor(key: string): string {
+  return Buffer.from(key, "utf8").toString("base64url");
+}
+
+function decodeCursor(cursor: string, valid: (key: string) => boolean): string {
+  const key = Buffer.from(cursor, "base64url").toString("utf8");
+  // Node's base64url decoder skips junk; re-encoding catches any cursor we did not produce.
+  if (!valid(key) || encodeCursor(key) !== cursor) throw new AppError("invalid_request", "invalid cursor");
+  return key;
+}
+
+export const nonceCursor = {
+  encode: (id: string) => encodeCursor(id),
+  decode: (c: string) => decodeCursor(c, (k) => isId(k, "nce")),
+};
+
+export const auditCursor = {
+  encode: (seq: number) => encodeCursor(String(seq)),
+  decode: (c: string) => Number(decodeCursor(c, (k) => /^(0|[1-9][0-9]{0,15})$/.test(k))),
+};
+
+export function pageOf<R, T>(rows: R[], limit: number, map: (r: R) => T, key: (r: R) => string) {
+  const more = rows.length > limit;
+  const kept = more ? rows.slice(0, limit) : rows;
+  const last = kept[kept.length - 1];
+  return { items: kept.map(map), nextCursor: more && last !== undefined ? key(last) : null };
+}

@@ -1,0 +1,82 @@
+/** Row shapes as the databases hold them (kysely's view of the schema). JSON columns are text. */
+
+export interface ServiceRow {
+  name: string;
+  template: string | null;
+  upstream: string;
+  auth: string;
+  scopes: string;
+  /** INTEGER 0/1 on SQLite, BOOLEAN on PostgreSQL. */
+  insecure_upstream: number | boolean;
+  credential: Buffer | null;
+  credential_fingerprint: string | null;
+  credential_updated_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ApiKeyRow {
+  id: string;
+  name: string;
+  role: string;
+  policy: string | null;
+  key_hash: Buffer;
+  created_by: string | null;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface NonceRow {
+  id: string;
+  token_hash: Buffer;
+  service: string;
+  scopes: string;
+  routes: string;
+  agent: string;
+  task: string | null;
+  max_uses: number | null;
+  uses: number;
+  constraints: string | null;
+  metadata: string | null;
+  issued_by: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+export interface AuditRow {
+  seq: number;
+  id: string;
+  time: number;
+  type: string;
+  actor: string | null;
+  /** Derived (not hashed): actor.id, for issuer read filters. */
+  actor_id: string | null;
+  agent: string | null;
+  task: string | null;
+  nonce_id: string | null;
+  service: string | null;
+  scopes: string | null;
+  reason: string | null;
+  request: string | null;
+  source_ip: string | null;
+  data: string | null;
+  prev_hash: string;
+  hash: string;
+  /** Derived (not hashed): the issuing key of `nonce_id`, looked up at append time. */
+  issued_by: string | null;
+}
+
+export interface AuditHeadRow {
+  id: number;
+  seq: number;
+  hash: string;
+}
+
+export interface Database {
+  services: ServiceRow;
+  api_keys: ApiKeyRow;
+  nonces: NonceRow;
+  audit_events: AuditRow;
+  audit_head: AuditHeadRow;
+}

@@ -1,0 +1,103 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { verifyChain } from "../core/audit-chain.js";
+import { seal } from "../core/crypto.js";
+import { newId } from "../core/ids.js";
+import { generateToken, hashToken } from "../core/tokens.js";
+import type { AuditDraft, NonceRecord } from "../core/types.js";
+import { createSqliteStore } from "./sqlite.js";
+
+const T0 = Date.UTC(2026, 0, 1);
+
+function draft(type: AuditDraft["type"], over: Partial<AuditDraft> = {}): AuditDraft {
+  return {
+    id: newId("evt", T0),
+    time: T0,
+    type,
+    actor: { type: "system", id: "system", name: "test" },
+    agent: null,
+    task: null,
+    nonceId: null,
+    service: null,
+    scopes: null,
+    reason: null,
+    request: null,
+    sourceIp: null,
+    data: null,
+    ...over,
+  };
+}
+
+describe("sqlite store file handling", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "an-sqlite-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("creates the database and its WAL sidecars 0600, migrates idempotently, survives reopen", async () => {
+    const file = path.join(dir, "agent-nonce.db");
+    const token = generateToken("an");
+    const secret = Buffer.from(`sk_test_FAKE_${randomBytes(8).toString("hex")}`);
+    const nonce: NonceRecord = {
+      id: newId("nce", T0),
+      tokenHash: hashToken(token),
+      service: "stripe",
+      scopes: ["read:customers"],
+      routes: ["GET /v1/customers"],
+      agent: "bot",
+      task: "t1",
+      maxUses: null,
+      uses: 0,
+      constraints: null,
+      metadata: { k: "v" },
+      issuedBy: "key_x",
+      createdAt: T0,
+      expiresAt: T0 + 60_000,
+      revokedAt: null,
+    };
+    const keys = { current: 1, keys: new Map([[1, randomBytes(32)]]) };
+    let s = await createSqliteStore({ filename: file });
+    await s.migrate();
+    await s.migrate();
+    await s.putService(
+      {
+        name: "stripe",
+        template: null,
+        upstream: "https://api.stripe.com",
+        auth: { type: "bearer" },
+        scopes: {},
+        insecureUpstream: false,
+        createdAt: T0,
+        updatedAt: T0,
+      },
+      draft("service.created", { service: "stripe" }),
+    );
+    await s.setCredential("stripe", seal(keys, "stripe", secret), "sha256:x", T0, draft("credential.set"));
+    await s.insertNonce(nonce, draft("nonce.issued", { nonceId: nonce.id }));
+    for (const suffix of ["", "-wal", "-shm"]) {
+      expect((statSync(file + suffix).mode & 0o777).toString(8)).toBe("600");
+    }
+    await s.close();
+
+    s = await createSqliteStore({ filename: file });
+    await s.migrate();
+    expect(await s.getNonceByHash(hashToken(token))).toEqual(nonce);
+    expect(verifyChain(await s.scanAudit(0, 100))).toEqual({ ok: true, events: 3 });
+    await s.close();
+
+    for (const suffix of ["", "-wal"]) {
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(file + suffix);
+      } catch {
+        continue;
+      }
+      expect(bytes.includes(Buffer.from(token))).toBe(false);
+      expect(bytes.includes(secret)).toBe(false);
+    }
+  });
+});

@@ -1,0 +1,320 @@
+import type BetterSqlite3 from "better-sqlite3";
+import { type CompiledQuery, Kysely, SqliteDialect } from "kysely";
+import { link } from "../core/audit-chain.js";
+import type { AuditDraft, AuditEvent, NonceRecord } from "../core/types.js";
+import { listAuditQuery, listNoncesQuery, revokeNoncesQuery, scanAuditQuery } from "./queries.js";
+import {
+  apiKeyFromRow,
+  apiKeyToRow,
+  auditCursor,
+  eventFromRow,
+  eventToRow,
+  nonceCursor,
+  nonceFromRow,
+  nonceToRow,
+  normalizeDraft,
+  pageOf,
+  serviceFromRow,
+  serviceToRow,
+} from "./rows.js";
+import type { ApiKeyRow, AuditRow, Database, NonceRow, ServiceRow } from "./schema.js";
+import { rejectReason, serviceAuditType } from "./shared.js";
+import { migrateSqlite, openSqlite, restrictSidecars } from "./sqlite-open.js";
+import type { ConsumeResult, Store } from "./store.js";
+
+/**
+ * SQLite dialect (better-sqlite3). Every write transaction is synchronous (`db.transaction(...).immediate()`):
+ * nothing else can run on this connection in the middle of one, so the audit chain head needs no other lock,
+ * and IMMEDIATE makes a second process wait (busy_timeout) rather than fail. kysely builds the filtered
+ * queries and runs the plain reads; hot paths use statements prepared once.
+ */
+export async function createSqliteStore(opts: { filename: string; synchronous?: "NORMAL" | "FULL" }): Promise<Store> {
+  const db = openSqlite(opts.filename, opts.synchronous ?? "FULL");
+  const k = new Kysely<Database>({ dialect: new SqliteDialect({ database: db }) });
+  let st: ReturnType<typeof prepare> | undefined;
+  // Prepared lazily: the tables exist only after migrate().
+  const S = () => {
+    st ??= prepare(db);
+    return st;
+  };
+
+  const all = <R>(q: CompiledQuery<R>): R[] => db.prepare(q.sql).all(...(q.parameters as unknown[])) as R[];
+
+  /** Links drafts onto the chain head and writes them; call only inside a write transaction. */
+  const append = (drafts: readonly AuditDraft[]): AuditEvent[] => {
+    if (drafts.length === 0) return [];
+    const s = S();
+    const events = link(drafts.map(normalizeDraft), s.head.get() as { seq: number; hash: string });
+    for (const e of events) s.insertEvent.run(eventToRow(e));
+    const last = events[events.length - 1] as AuditEvent;
+    s.setHead.run(last.seq, last.hash);
+    return events;
+  };
+
+  const tx = <A extends unknown[], R>(fn: (...args: A) => R) => {
+    const t = db.transaction(fn);
+    return (...args: A): R => t.immediate(...args);
+  };
+
+  const consume = tx(
+    (
+      hash: Buffer,
+      now: number,
+      onOk: (n: NonceRecord) => AuditDraft,
+      onReject: Parameters<Store["consumeNonce"]>[3],
+    ): ConsumeResult => {
+      const s = S();
+      const used = s.consume.get(hash, now) as NonceRow | undefined;
+      if (used) {
+        const nonce = nonceFromRow(used);
+        append([onOk(nonce)]);
+        return { ok: true, nonce };
+      }
+      const row = s.nonceByHash.get(hash) as NonceRow | undefined;
+      const nonce = row ? nonceFromRow(row) : null;
+      const reason = rejectReason(nonce, now);
+      const draft = onReject(reason, nonce);
+      if (draft) append([draft]);
+      return { ok: false, reason, nonce };
+    },
+  );
+
+  const store: Store = {
+    dialect: "sqlite",
+
+    async migrate() {
+      migrateSqlite(db, Date.now());
+      restrictSidecars(opts.filename);
+    },
+
+    async close() {
+      if (db.open) db.close();
+    },
+
+    async ping() {
+      db.prepare("SELECT 1").get();
+    },
+
+    async putService(s, audit) {
+      return tx(() => {
+        const created = S().serviceExists.get(s.name) === undefined;
+        S().upsertService.run(serviceToRow(s, "sqlite"));
+        append([{ ...audit, type: serviceAuditType(audit.type, created) }]);
+        return created;
+      })();
+    },
+
+    async getService(name) {
+      const row = await k.selectFrom("services").selectAll().where("name", "=", name).executeTakeFirst();
+      return row ? serviceFromRow(row as ServiceRow) : undefined;
+    },
+
+    async listServices() {
+      const rows = await k.selectFrom("services").selectAll().orderBy("name").execute();
+      return rows.map((r) => serviceFromRow(r as ServiceRow));
+    },
+
+    async deleteService(name, now, audit) {
+      return tx(() => {
+        if (db.prepare("DELETE FROM services WHERE name = ?").run(name).changes === 0) return false;
+        db.prepare("UPDATE nonces SET revoked_at = ? WHERE service = ? AND revoked_at IS NULL AND expires_at > ?").run(
+          now,
+          name,
+          now,
+        );
+        append([audit]);
+        return true;
+      })();
+    },
+
+    async setCredential(name, sealed, fingerprint, now, audit) {
+      return tx(() => {
+        const r = db
+          .prepare(
+            "UPDATE services SET credential = ?, credential_fingerprint = ?, credential_updated_at = ? WHERE name = ?",
+          )
+          .run(sealed, fingerprint, now, name);
+        if (r.changes === 0) return false;
+        append([audit]);
+        return true;
+      })();
+    },
+
+    async rewrapCredentials(rewrap) {
+      return tx(() => {
+        const rows = db
+          .prepare("SELECT name, credential FROM services WHERE credential IS NOT NULL ORDER BY name")
+          .all() as { name: string; credential: Buffer }[];
+        const update = db.prepare("UPDATE services SET credential = ? WHERE name = ?");
+        let n = 0;
+        for (const r of rows) {
+          const next = rewrap(r.name, r.credential);
+          if (next.equals(r.credential)) continue;
+          update.run(next, r.name);
+          n += 1;
+        }
+        return n;
+      })();
+    },
+
+    async insertApiKey(key, audit) {
+      tx(() => {
+        S().insertApiKey.run(apiKeyToRow(key));
+        if (audit) append([audit]);
+      })();
+    },
+
+    async getApiKeyByHash(hash) {
+      const row = S().apiKeyByHash.get(hash) as ApiKeyRow | undefined;
+      return row ? apiKeyFromRow(row) : undefined;
+    },
+
+    async getApiKey(id) {
+      const row = await k.selectFrom("api_keys").selectAll().where("id", "=", id).executeTakeFirst();
+      return row ? apiKeyFromRow(row) : undefined;
+    },
+
+    async listApiKeys() {
+      const rows = await k.selectFrom("api_keys").selectAll().orderBy("id").execute();
+      return rows.map(apiKeyFromRow);
+    },
+
+    async countApiKeys() {
+      const r = await k
+        .selectFrom("api_keys")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .executeTakeFirstOrThrow();
+      return Number(r.n);
+    },
+
+    async revokeApiKey(id, now, audit) {
+      return tx(() => {
+        const r = db.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").run(now, id);
+        if (r.changes === 0) return false;
+        append([audit]);
+        return true;
+      })();
+    },
+
+    async insertNonce(n, audit) {
+      insertNonceTx(n, audit);
+    },
+
+    async getNonce(id) {
+      const row = S().nonceById.get(id) as NonceRow | undefined;
+      return row ? nonceFromRow(row) : undefined;
+    },
+
+    async getNonceByHash(hash) {
+      const row = S().nonceByHash.get(hash) as NonceRow | undefined;
+      return row ? nonceFromRow(row) : undefined;
+    },
+
+    async listNonces(filter, page, now) {
+      const rows = await listNoncesQuery(k, filter, page, now).execute();
+      return pageOf(rows as NonceRow[], page.limit, nonceFromRow, (r) => nonceCursor.encode(r.id));
+    },
+
+    async consumeNonce(hash, now, onOk, onReject) {
+      return consume(hash, now, onOk, onReject);
+    },
+
+    async revokeNonce(id, now, audit) {
+      return tx(() => {
+        const s = S();
+        const revoked = s.revokeOne.get(now, id) as NonceRow | undefined;
+        if (revoked) {
+          const n = nonceFromRow(revoked);
+          append([audit(n)]);
+          return n;
+        }
+        const row = s.nonceById.get(id) as NonceRow | undefined;
+        return row ? nonceFromRow(row) : undefined;
+      })();
+    },
+
+    async revokeNonces(filter, now, audit) {
+      const q = revokeNoncesQuery(k, filter, now).compile();
+      return tx(() => {
+        const rows = all(q).map((r) => nonceFromRow(r as NonceRow));
+        rows.sort((a, b) => (a.id < b.id ? -1 : 1));
+        append(rows.map(audit));
+        return rows.length;
+      })();
+    },
+
+    async deleteExpiredNonces(before, limit) {
+      return db
+        .prepare(
+          "DELETE FROM nonces WHERE id IN (SELECT id FROM nonces WHERE expires_at < ? ORDER BY expires_at LIMIT ?)",
+        )
+        .run(before, limit).changes;
+    },
+
+    async appendAudit(drafts) {
+      return tx(() => append(drafts))();
+    },
+
+    async listAudit(filter, page) {
+      const rows = await listAuditQuery(k, filter, page).execute();
+      return pageOf(rows as AuditRow[], page.limit, eventFromRow, (r) => auditCursor.encode(r.seq));
+    },
+
+    async scanAudit(afterSeq, limit) {
+      const rows = await scanAuditQuery(k, afterSeq, limit).execute();
+      return rows.map((r) => eventFromRow(r as AuditRow));
+    },
+
+    async auditHead() {
+      const h = S().head.get() as { seq: number; hash: string };
+      return { seq: h.seq, hash: h.hash };
+    },
+  };
+
+  const insertNonceTx = tx((n: NonceRecord, audit: AuditDraft) => {
+    S().insertNonce.run(nonceToRow(n));
+    append([audit]);
+  });
+
+  return store;
+}
+
+function prepare(db: BetterSqlite3.Database) {
+  return {
+    head: db.prepare("SELECT seq, hash FROM audit_head WHERE id = 1"),
+    setHead: db.prepare("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"),
+    insertEvent: db.prepare(
+      `INSERT INTO audit_events (seq, id, time, type, actor, actor_id, agent, task, nonce_id, service, scopes,
+        reason, request, source_ip, data, prev_hash, hash, issued_by)
+       VALUES (@seq, @id, @time, @type, @actor, @actor_id, @agent, @task, @nonce_id, @service, @scopes,
+        @reason, @request, @source_ip, @data, @prev_hash, @hash, (SELECT issued_by FROM nonces WHERE id = @nonce_id))`,
+    ),
+    consume: db.prepare(
+      `UPDATE nonces SET uses = uses + 1
+       WHERE token_hash = ? AND revoked_at IS NULL AND expires_at > ? AND (max_uses IS NULL OR uses < max_uses)
+       RETURNING *`,
+    ),
+    nonceByHash: db.prepare("SELECT * FROM nonces WHERE token_hash = ?"),
+    nonceById: db.prepare("SELECT * FROM nonces WHERE id = ?"),
+    revokeOne: db.prepare("UPDATE nonces SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING *"),
+    insertNonce: db.prepare(
+      `INSERT INTO nonces (id, token_hash, service, scopes, routes, agent, task, max_uses, uses, constraints,
+        metadata, issued_by, created_at, expires_at, revoked_at)
+       VALUES (@id, @token_hash, @service, @scopes, @routes, @agent, @task, @max_uses, @uses, @constraints,
+        @metadata, @issued_by, @created_at, @expires_at, @revoked_at)`,
+    ),
+    apiKeyByHash: db.prepare("SELECT * FROM api_keys WHERE key_hash = ?"),
+    insertApiKey: db.prepare(
+      `INSERT INTO api_keys (id, name, role, policy, key_hash, created_by, created_at, revoked_at)
+       VALUES (@id, @name, @role, @policy, @key_hash, @created_by, @created_at, @revoked_at)`,
+    ),
+    serviceExists: db.prepare("SELECT 1 FROM services WHERE name = ?"),
+    upsertService: db.prepare(
+      `INSERT INTO services (name, template, upstream, auth, scopes, insecure_upstream, created_at, updated_at)
+       VALUES (@name, @template, @upstream, @auth, @scopes, @insecure_upstream, @created_at, @updated_at)
+       ON CONFLICT (name) DO UPDATE SET template = excluded.template, upstream = excluded.upstream,
+         auth = excluded.auth, scopes = excluded.scopes, insecure_upstream = excluded.insecure_upstream,
+         updated_at = excluded.updated_at`,
+    ),
+  };
+}
