@@ -1,0 +1,105 @@
+import type { AppContext } from "../app/context.js";
+import { compileRoutes, type RouteMatcher } from "../core/scopes.js";
+import type { NonceRecord, ServiceRecord } from "../core/types.js";
+import { checkUpstream, type UpstreamCheck } from "./upstream.js";
+
+/**
+ * The gateway's read caches. Only immutable facts are cached: a nonce's id, service, routes, agent and task never
+ * change after issuance, so they are kept by token hash. Revocation, expiry and use counts are NEVER cached: the
+ * store's consume statement re-checks them atomically on every request, on every replica.
+ * Services change, so they are cached for at most SERVICE_TTL_MS and dropped at once on "service.changed".
+ */
+
+/** Map-backed LRU: a hit moves the key to the end; inserting past `max` evicts the oldest. */
+export class Lru<K, V> {
+  private readonly map = new Map<K, V>();
+  constructor(private readonly max: number) {}
+  get(key: K): V | undefined {
+    const v = this.map.get(key);
+    if (v !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+  set(key: K, value: V): void {
+    this.map.delete(key);
+    this.map.set(key, value);
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as K);
+  }
+  delete(key: K): void {
+    this.map.delete(key);
+  }
+  clear(): void {
+    this.map.clear();
+  }
+  get size(): number {
+    return this.map.size;
+  }
+}
+
+export interface NonceInfo {
+  id: string;
+  service: string;
+  scopes: string[];
+  agent: string;
+  task: string | null;
+  matcher: RouteMatcher;
+}
+
+export interface ServiceEntry {
+  record: ServiceRecord;
+  upstream: UpstreamCheck;
+}
+
+const SERVICE_TTL_MS = 1_000;
+
+export class GatewayCaches {
+  private readonly nonces = new Lru<string, NonceInfo>(10_000);
+  private readonly matchers = new Lru<string, RouteMatcher>(1_000);
+  private readonly services = new Map<string, { entry: ServiceEntry | undefined; at: number }>();
+  private readonly onServiceChanged = (name: string) => this.services.delete(name);
+
+  constructor(private readonly ctx: AppContext) {
+    ctx.events.on("service.changed", this.onServiceChanged);
+  }
+
+  dispose(): void {
+    this.ctx.events.off("service.changed", this.onServiceChanged);
+    this.nonces.clear();
+    this.matchers.clear();
+    this.services.clear();
+  }
+
+  /** Immutable part of the nonce with this token hash, from cache or the store. Throws if the store fails. */
+  async nonce(hash: Buffer): Promise<NonceInfo | undefined> {
+    const key = hash.toString("base64");
+    const hit = this.nonces.get(key);
+    if (hit) return hit;
+    const rec = await this.ctx.store.getNonceByHash(hash);
+    if (!rec) return undefined;
+    const info = this.infoFrom(rec);
+    this.nonces.set(key, info);
+    return info;
+  }
+
+  private infoFrom(rec: NonceRecord): NonceInfo {
+    const routesKey = rec.routes.join("\n");
+    let matcher = this.matchers.get(routesKey);
+    if (!matcher) {
+      matcher = compileRoutes(rec.routes);
+      this.matchers.set(routesKey, matcher);
+    }
+    return { id: rec.id, service: rec.service, scopes: rec.scopes, agent: rec.agent, task: rec.task, matcher };
+  }
+
+  async service(name: string): Promise<ServiceEntry | undefined> {
+    const now = this.ctx.clock.now();
+    const hit = this.services.get(name);
+    if (hit && now - hit.at < SERVICE_TTL_MS && now >= hit.at) return hit.entry;
+    const record = await this.ctx.store.getService(name);
+    const entry = record ? { record, upstream: checkUpstream(record) } : undefined;
+    this.services.set(name, { entry, at: now });
+    return entry;
+  }
+}

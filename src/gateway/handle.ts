@@ -1,0 +1,293 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Readable } from "node:stream";
+import type { AppContext } from "../app/context.js";
+import { open } from "../core/crypto.js";
+import { newId } from "../core/ids.js";
+import { hashToken, isWellFormed } from "../core/tokens.js";
+import type { AuditDraft, AuditType, NonceRecord } from "../core/types.js";
+import type { RejectReason } from "../store/store.js";
+import type { GatewayCaches, NonceInfo } from "./caches.js";
+import { canonicalizeTarget } from "./canonical-path.js";
+import { extractNonce } from "./credentials-carrier.js";
+import { GatewayReject, sendError } from "./errors.js";
+import { BodyLimit, type Forwarder, upstreamFailure } from "./forward.js";
+import { filterRequestHeaders } from "./headers.js";
+import { injectCredential, stripQueryParam } from "./inject.js";
+import { relayResponse } from "./respond.js";
+import { wipeNeedles } from "./scrub.js";
+import { originUnchanged } from "./upstream.js";
+
+/**
+ * One gateway request, top to bottom: nonce → path → headers → (cached) nonce lookup → scope → service →
+ * concurrency → atomic consume (+ audit, fail closed) → decrypt + inject → forward → scrubbed relay → completion
+ * audit. Every rejection happens before anything is sent upstream, and before the credential is decrypted.
+ * A denied scope is checked before consuming, so it never counts a use.
+ */
+
+const METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+interface Flow {
+  req: IncomingMessage;
+  res: ServerResponse;
+  requestId: string;
+  now: number;
+  started: number;
+  method: string;
+  path: string;
+  service: string;
+  nonce: NonceInfo | null;
+}
+
+export function createHandler(ctx: AppContext, caches: GatewayCaches, forwarder: Forwarder) {
+  const cfg = ctx.config.gateway;
+  const m = ctx.metrics;
+  const inflight = new Map<string, number>();
+
+  const draft = (f: Flow, type: AuditType, n: NonceInfo | NonceRecord, reason: string | null): AuditDraft => ({
+    id: newId("evt", f.now),
+    time: f.now,
+    type,
+    actor: { type: "nonce", id: n.id, name: n.agent },
+    agent: n.agent,
+    task: n.task,
+    nonceId: n.id,
+    service: n.service,
+    scopes: n.scopes,
+    reason,
+    request: { method: f.method, path: f.path, status: null, duration_ms: null, bytes: null },
+    sourceIp: f.req.socket.remoteAddress ?? null,
+    data: { request_id: f.requestId },
+  });
+
+  const reject = (f: Flow, code: GatewayReject["code"], message: string) => {
+    m.gatewayRequests.inc({ service: f.service, outcome: code });
+    if (code === "payload_too_large") f.res.shouldKeepAlive = false;
+    sendError(f.res, code, message, f.requestId);
+  };
+
+  async function run(f: Flow): Promise<void> {
+    const { req, res } = f;
+    if (!METHODS.has(f.method)) return reject(f, "bad_request", "unsupported HTTP method");
+    const carrier = extractNonce(req.rawHeaders);
+    if ("missing" in carrier) return reject(f, "nonce_missing", "no nonce presented");
+    if ("conflict" in carrier) return reject(f, "bad_request", "more than one nonce presented");
+    if (!isWellFormed(carrier.token, "an")) return reject(f, "nonce_invalid", "nonce is not valid");
+    const target = canonicalizeTarget(req.url ?? "");
+    if ("error" in target) return reject(f, "bad_request", target.error);
+    f.path = target.path;
+    const filtered = filterRequestHeaders(req.rawHeaders);
+    if ("error" in filtered) return reject(f, "bad_request", filtered.error);
+    if (filtered.contentLength > cfg.maxBodyBytes) {
+      return reject(f, "payload_too_large", "request body exceeds the gateway limit");
+    }
+
+    const hash = hashToken(carrier.token);
+    let info: NonceInfo | undefined;
+    try {
+      info = await caches.nonce(hash);
+    } catch (e) {
+      ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway nonce lookup failed");
+      return reject(f, "unavailable", "the credential store is unavailable");
+    }
+    if (!info) return reject(f, "nonce_invalid", "nonce is not valid");
+    f.service = info.service;
+    f.nonce = info;
+
+    const allowed =
+      info.matcher.match(f.method, target.segments) ||
+      (f.method === "HEAD" && info.matcher.match("GET", target.segments));
+    if (!allowed) {
+      try {
+        await ctx.store.appendAudit([draft(f, "nonce.rejected", info, "scope_denied")]);
+      } catch (e) {
+        m.auditWriteFailures.inc();
+        ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway audit write failed");
+      }
+      return reject(f, "scope_denied", `${f.method} ${target.path} is outside this nonce's scope`);
+    }
+
+    let svc: Awaited<ReturnType<GatewayCaches["service"]>>;
+    try {
+      svc = await caches.service(info.service);
+    } catch (e) {
+      ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway service lookup failed");
+      return reject(f, "unavailable", "the credential store is unavailable");
+    }
+    if (!svc) return reject(f, "upstream_error", "the nonce's service is not configured");
+    if ("error" in svc.upstream) return reject(f, "upstream_error", svc.upstream.error);
+    const service = svc.record;
+    const upstream = svc.upstream;
+    if (!service.credential) return reject(f, "credential_missing", "the service has no credential set");
+    const headers = filtered.headers;
+    let query = target.query;
+    if (service.auth.type === "header" && service.auth.name) delete headers[service.auth.name.toLowerCase()];
+    if (service.auth.type === "query" && service.auth.name) query = stripQueryParam(query, service.auth.name);
+
+    const nonceId = info.id;
+    const running = inflight.get(nonceId) ?? 0;
+    if (running >= cfg.maxConcurrentPerNonce) {
+      return reject(f, "rate_limited", "too many concurrent requests for this nonce");
+    }
+    inflight.set(nonceId, running + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const n = (inflight.get(nonceId) ?? 1) - 1;
+      if (n <= 0) inflight.delete(nonceId);
+      else inflight.set(nonceId, n);
+    };
+    res.once("close", release);
+
+    let consumed: Awaited<ReturnType<AppContext["store"]["consumeNonce"]>>;
+    try {
+      consumed = await ctx.store.consumeNonce(
+        hash,
+        f.now,
+        (n) => draft(f, "nonce.used", n, null),
+        (reason: RejectReason, n) => (n ? draft(f, "nonce.rejected", n, reason) : null),
+      );
+    } catch (e) {
+      m.auditWriteFailures.inc();
+      ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway consume failed (fail closed)");
+      return reject(f, "unavailable", "the credential store is unavailable");
+    }
+    if (!consumed.ok) return reject(f, consumed.reason, rejectMessage(consumed.reason));
+
+    // Every check passed and the use is on the audit log: only now is the credential decrypted.
+    let needles: Buffer[];
+    try {
+      const secret = open(ctx.masterKeys, service.name, service.credential);
+      try {
+        const injected = injectCredential(service.auth, secret, headers, query);
+        query = injected.query;
+        needles = injected.needles;
+      } finally {
+        secret.fill(0);
+      }
+    } catch (e) {
+      if (e instanceof GatewayReject) return reject(f, e.code, e.message);
+      ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway could not open the credential");
+      return reject(f, "internal", "the service credential could not be used");
+    }
+    try {
+      await forward(f, upstream.origin, upstream.insecure, target.path, query, headers, filtered, needles);
+    } finally {
+      wipeNeedles(needles);
+    }
+  }
+
+  async function forward(
+    f: Flow,
+    origin: string,
+    insecure: boolean,
+    path: string,
+    query: string,
+    headers: Record<string, string>,
+    framing: { contentLength: number; chunked: boolean },
+    needles: Buffer[],
+  ): Promise<void> {
+    const { req, res } = f;
+    const pathAndQuery = query.length > 0 ? `${path}?${query}` : path;
+    if (!originUnchanged(origin, pathAndQuery)) return reject(f, "bad_request", "request target changes the origin");
+    let body: Readable | null = null;
+    if (framing.chunked) body = req.pipe(new BodyLimit(cfg.maxBodyBytes));
+    else if (framing.contentLength > 0) body = req;
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) abort.abort();
+    };
+    res.once("close", onClose);
+    const sentAt = performance.now();
+    let upstream: Awaited<ReturnType<Forwarder["request"]>>;
+    try {
+      upstream = await forwarder.request(
+        { origin, insecure },
+        { origin, path: pathAndQuery, method: f.method as "GET", headers, body, signal: abort.signal },
+      );
+    } catch (e) {
+      if (res.destroyed) return;
+      const failure = upstreamFailure(e);
+      ctx.log.warn({ err: errName(e), request_id: f.requestId, service: f.service }, "gateway upstream failed");
+      return reject(f, failure.code, failure.message);
+    }
+    m.gatewayUpstreamSeconds.observe({ service: f.service }, (performance.now() - sentAt) / 1000);
+    const relayed = await relayResponse(upstream, res, f.method, needles);
+    if (relayed.unsupportedEncoding) {
+      m.secretsScrubbed.inc({ service: f.service, action: "blocked" });
+      return reject(f, "upstream_error", "the upstream used a content-encoding the gateway cannot inspect");
+    }
+    if (relayed.scrubbed > 0) m.secretsScrubbed.inc({ service: f.service, action: "redacted" }, relayed.scrubbed);
+    m.gatewayRequests.inc({ service: f.service, outcome: "forwarded" });
+    completed(f, relayed.status, relayed.bytes);
+  }
+
+  /** The `nonce.completed` event is written after the response, off the response path; a failure is counted. */
+  function completed(f: Flow, status: number, bytes: number): void {
+    if (!f.nonce) return;
+    const d = draft(f, "nonce.completed", f.nonce, null);
+    d.time = ctx.clock.now();
+    d.id = newId("evt", d.time);
+    d.request = {
+      method: f.method,
+      path: f.path,
+      status,
+      duration_ms: Math.round((performance.now() - f.started) * 1000) / 1000,
+      bytes,
+    };
+    ctx.store.appendAudit([d]).catch((e: unknown) => {
+      m.auditWriteFailures.inc();
+      ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway completion audit failed");
+    });
+  }
+
+  return function handle(req: IncomingMessage, res: ServerResponse): void {
+    const now = ctx.clock.now();
+    const f: Flow = {
+      req,
+      res,
+      requestId: newId("req", now),
+      now,
+      started: performance.now(),
+      method: req.method ?? "",
+      path: "",
+      service: "",
+      nonce: null,
+    };
+    req.on("error", noop);
+    res.on("error", noop);
+    m.gatewayInFlight.inc();
+    res.once("close", () => m.gatewayInFlight.dec());
+    run(f).catch((e: unknown) => {
+      if (e instanceof GatewayReject) return reject(f, e.code, e.message);
+      ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway request failed");
+      if (res.headersSent) res.destroy();
+      else reject(f, "internal", "internal error");
+    });
+  };
+}
+
+function noop(): void {}
+
+/** Only the error's class/code reaches logs: messages from I/O layers can carry URLs. */
+function errName(e: unknown): string {
+  if (e && typeof e === "object") {
+    const code = (e as { code?: unknown }).code;
+    const name = (e as { name?: unknown }).name;
+    return `${typeof name === "string" ? name : "Error"}${typeof code === "string" ? ` ${code}` : ""}`;
+  }
+  return typeof e;
+}
+
+function rejectMessage(reason: RejectReason): string {
+  switch (reason) {
+    case "nonce_invalid":
+      return "nonce is not valid";
+    case "nonce_expired":
+      return "nonce has expired";
+    case "nonce_revoked":
+      return "nonce has been revoked";
+    case "nonce_exhausted":
+      return "nonce has no uses left";
+  }
+}

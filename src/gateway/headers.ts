@@ -1,0 +1,164 @@
+/**
+ * SECURITY.md rules 4, 5, 6: which request headers reach the upstream.
+ *
+ * Allowlist, not blocklist: a header is forwarded only if it is named below. Everything else is dropped, which
+ * covers hop-by-hop headers (Connection, Keep-Alive, TE, Trailer, Upgrade, Proxy-*), `Forwarded` and
+ * `X-Forwarded-*` (the client must not choose what the upstream believes about the caller), method overrides
+ * (`X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override`: a scope is checked on the real method),
+ * names containing `_` (proxies disagree whether `X_Foo` is `X-Foo`), `Host` (undici sets the upstream's host),
+ * `Expect` (node answers 100-continue itself) and every client credential carrier (`Authorization`, `Cookie`,
+ * `Proxy-Authorization`, `X-Agent-Nonce`). The explicit deny checks below repeat the most important of those so
+ * that a future allowlist edit cannot re-admit them. The service's own key header is removed by the caller
+ * (`dropHeader`), since it depends on the service.
+ *
+ * Framing: `Transfer-Encoding` together with `Content-Length` is rejected (request smuggling); a
+ * `Transfer-Encoding` other than `chunked` is rejected; the header itself is never forwarded (undici frames the
+ * streamed body itself). Values with CR, LF, NUL or other control characters are rejected, never re-serialised.
+ */
+
+/** Forwarded request headers, lower-case. Chosen for what official SDKs of common APIs send. */
+export const FORWARDED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
+  // content negotiation and body description
+  "accept",
+  "accept-encoding", // filtered to codings the scrubber can decode (see filterAcceptEncoding)
+  "accept-language",
+  "content-type",
+  "content-length",
+  "content-encoding",
+  "content-language",
+  // conditional and partial requests
+  "if-match",
+  "if-none-match",
+  "if-modified-since",
+  "if-unmodified-since",
+  "if-range",
+  "range",
+  "cache-control",
+  // identification, idempotency, tracing
+  "user-agent",
+  "idempotency-key",
+  "x-request-id",
+  "traceparent",
+  "tracestate",
+  "prefer",
+  // API versioning / account selection used by common SDKs (not credentials)
+  "stripe-version",
+  "stripe-account",
+  "stripe-context",
+  "x-github-api-version",
+  "openai-organization",
+  "openai-project",
+  "openai-beta",
+  "anthropic-version",
+  "anthropic-beta",
+  "notion-version",
+]);
+
+const NEVER_FORWARDED: ReadonlySet<string> = new Set([
+  "authorization",
+  "proxy-authorization",
+  "cookie",
+  "x-agent-nonce",
+  "forwarded",
+  "x-http-method-override",
+  "x-http-method",
+  "x-method-override",
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+  "expect",
+]);
+
+const ACCEPTED_CODINGS: ReadonlySet<string> = new Set(["gzip", "x-gzip", "deflate", "br", "identity"]);
+
+// CR, LF, NUL and the other C0 controls except HTAB, plus DEL.
+const BAD_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+
+export interface FilteredRequestHeaders {
+  headers: Record<string, string>;
+  /** Declared Content-Length, or -1 when absent. */
+  contentLength: number;
+  /** True when the client sent `Transfer-Encoding: chunked` (body length unknown up front). */
+  chunked: boolean;
+}
+
+export type FilterResult = FilteredRequestHeaders | { error: string };
+
+export function filterAcceptEncoding(value: string): string | undefined {
+  let out = "";
+  for (const part of value.split(",")) {
+    const semi = part.indexOf(";");
+    const name = (semi === -1 ? part : part.slice(0, semi)).trim().toLowerCase();
+    if (!ACCEPTED_CODINGS.has(name)) continue;
+    out += out.length === 0 ? part.trim() : `, ${part.trim()}`;
+  }
+  return out.length === 0 ? undefined : out;
+}
+
+/** `rawHeaders` is node's flat [name, value, …] list in received order. */
+export function filterRequestHeaders(rawHeaders: readonly string[]): FilterResult {
+  const headers: Record<string, string> = {};
+  let contentLength = -1;
+  let transferEncoding: string | undefined;
+  let connectionTokens: string[] | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = (rawHeaders[i] as string).toLowerCase();
+    const value = rawHeaders[i + 1] as string;
+    if (BAD_VALUE.test(value)) return { error: "control character in a header value" };
+    if (name === "content-length") {
+      if (contentLength !== -1) return { error: "duplicate Content-Length" };
+      if (!/^\d{1,15}$/.test(value.trim())) return { error: "invalid Content-Length" };
+      contentLength = Number(value.trim());
+      headers[name] = String(contentLength);
+      continue;
+    }
+    if (name === "transfer-encoding") {
+      transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
+      continue;
+    }
+    if (name === "connection") {
+      connectionTokens ??= [];
+      for (const t of value.split(",")) connectionTokens.push(t.trim().toLowerCase());
+      continue;
+    }
+    if (NEVER_FORWARDED.has(name) || name.includes("_") || name.startsWith("x-forwarded-")) continue;
+    if (!FORWARDED_REQUEST_HEADERS.has(name)) continue;
+    if (name === "accept-encoding") {
+      const filtered = filterAcceptEncoding(value);
+      if (filtered === undefined) continue;
+      headers[name] = headers[name] === undefined ? filtered : `${headers[name]}, ${filtered}`;
+      continue;
+    }
+    const prev = headers[name];
+    headers[name] = prev === undefined ? value : `${prev}, ${value}`;
+  }
+  if (transferEncoding !== undefined) {
+    if (contentLength !== -1) return { error: "both Transfer-Encoding and Content-Length" };
+    if (transferEncoding.trim().toLowerCase() !== "chunked") return { error: "unsupported Transfer-Encoding" };
+  }
+  if (connectionTokens) {
+    // Headers the client declared hop-by-hop are never forwarded, even allowlisted ones.
+    for (const t of connectionTokens) {
+      if (t === "content-length") return { error: "Content-Length named in Connection" };
+      delete headers[t];
+    }
+  }
+  return { headers, contentLength, chunked: transferEncoding !== undefined };
+}
+
+/** Response headers that describe the gateway↔upstream connection, not the response: never copied back. */
+export const HOP_BY_HOP_RESPONSE: ReadonlySet<string> = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);

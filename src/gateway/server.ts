@@ -1,0 +1,81 @@
+import http from "node:http";
+import https from "node:https";
+import type { Socket } from "node:net";
+import type { AppContext } from "../app/context.js";
+import { newId } from "../core/ids.js";
+import { GatewayCaches } from "./caches.js";
+import { writeRawError } from "./errors.js";
+import { createForwarder } from "./forward.js";
+import { createHandler } from "./handle.js";
+
+/**
+ * The gateway listener (data plane). node:http with its options set on purpose (rules 6 and 8): strict parser
+ * (`insecureHTTPParser: false`, so obs-fold, bare LF, duplicate Content-Length and friends are rejected by
+ * llhttp), header size from config (over it → 431 with our JSON error), bounded request/header timeouts and
+ * keep-alive. Parser errors and reset sockets are answered or dropped in 'clientError'; nothing on a socket can
+ * throw out of here. Not listening: the composition root calls `server.listen`.
+ */
+
+// How long a client may take to send its headers / its whole request.
+const CLIENT_HEADERS_TIMEOUT_MS = 10_000;
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
+export interface GatewayServer {
+  server: http.Server | https.Server;
+  close(): Promise<void>;
+}
+
+export function createGatewayServer(
+  ctx: AppContext,
+  opts: { tls?: { cert: Buffer; key: Buffer } } = {},
+): GatewayServer {
+  const cfg = ctx.config.gateway;
+  const caches = new GatewayCaches(ctx);
+  const forwarder = createForwarder(cfg);
+  const handler = createHandler(ctx, caches, forwarder);
+  const options: http.ServerOptions = {
+    maxHeaderSize: cfg.maxHeaderBytes,
+    insecureHTTPParser: false,
+    requestTimeout: Math.max(cfg.bodyTimeoutMs, CLIENT_HEADERS_TIMEOUT_MS + 1),
+    headersTimeout: CLIENT_HEADERS_TIMEOUT_MS,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    keepAlive: true,
+    noDelay: true,
+    requireHostHeader: true,
+    joinDuplicateHeaders: false,
+  };
+  const server = opts.tls
+    ? https.createServer({ ...options, cert: opts.tls.cert, key: opts.tls.key }, handler)
+    : http.createServer(options, handler);
+
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable || err.code === "ECONNRESET" || err.code === "EPIPE") {
+      socket.destroy();
+      return;
+    }
+    const requestId = newId("req", ctx.clock.now());
+    ctx.metrics.gatewayRequests.inc({ service: "", outcome: clientErrorCode(err) });
+    if (err.code === "HPE_HEADER_OVERFLOW") {
+      writeRawError(socket, "headers_too_large", "request headers exceed the gateway limit", requestId);
+    } else if (err.code === "ERR_HTTP_REQUEST_TIMEOUT" || err.code === "ERR_HTTP_HEADERS_TIMEOUT") {
+      writeRawError(socket, "bad_request", "request timed out", requestId, 408);
+    } else {
+      writeRawError(socket, "bad_request", "malformed HTTP request", requestId);
+    }
+  });
+  // A CONNECT or upgrade the gateway does not proxy: close the socket rather than leave it dangling.
+  server.on("connect", (_req: http.IncomingMessage, socket: Socket) => socket.destroy());
+
+  return {
+    server,
+    async close() {
+      caches.dispose();
+      await forwarder.close();
+    },
+  };
+}
+
+function clientErrorCode(err: NodeJS.ErrnoException): string {
+  if (err.code === "HPE_HEADER_OVERFLOW") return "headers_too_large";
+  return "bad_request";
+}
