@@ -1,0 +1,23 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { AppContext } from "../app/context.js";
+import { createServiceCache } from "../app/service-cache.js";
+import type { ApiEnv } from "./env.js";
+import { errorResponse, onApiError, validationHook } from "./errors.js";
+import { limitBody, requestContext, requireApiKey } from "./middleware.js";
+import { ROUTES } from "./routes/index.js";
+
+/**
+ * The control-plane application. Unauthenticated: /healthz, /openapi.json, /metrics. Everything under /v1
+ * needs an API key (checked before the body is read), then the 64 KiB body limit, then per-route validation;
+ * roles are enforced by the use cases in src/app.
+ */
+export function createApiApp(ctx: AppContext): OpenAPIHono<ApiEnv> {
+  const app = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
+  const deps = { ctx, services: createServiceCache(ctx) };
+  app.use("*", requestContext(ctx));
+  app.use("/v1/*", requireApiKey(ctx), limitBody());
+  for (const m of ROUTES) m.register(app, deps);
+  app.notFound((c) => errorResponse(c, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+  app.onError(onApiError(ctx));
+  return app;
+}

@@ -1,0 +1,20 @@
+import type { HttpBindings } from "@hono/node-server";
+import type { Caller } from "../app/audit-draft.js";
+import type { AppContext } from "../app/context.js";
+import type { ServiceCache } from "../app/service-cache.js";
+
+/** Per-request variables set by the middleware in middleware.ts. */
+export interface ApiEnv {
+  // Absent for in-process `app.request()` calls; present when served by @hono/node-server.
+  Bindings: Partial<HttpBindings>;
+  Variables: {
+    requestId: string;
+    caller: Caller;
+  };
+}
+
+/** What every route registration receives: built once by createApiApp. */
+export interface ApiDeps {
+  ctx: AppContext;
+  services: ServiceCache;
+}

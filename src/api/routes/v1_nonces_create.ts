@@ -1,0 +1,72 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { issueNonce } from "../../app/issue-nonce.js";
+import { gatewayUrl } from "../../config.js";
+import type { ApiDeps, ApiEnv } from "../env.js";
+import { bearer, jsonBody, jsonResponse, Label, pickErrors, ServiceName, SmallObject } from "../schemas.js";
+
+const Scope = z.string().min(1).max(300);
+
+export const IssueNonceRequest = z
+  .strictObject({
+    service: ServiceName,
+    scope: z.union([Scope, z.array(Scope).min(1).max(100)]).openapi({ example: "read:customers" }),
+    ttl: z
+      .union([z.string().min(1).max(32), z.number().int().positive()])
+      .optional()
+      .openapi({ description: 'Seconds, or a duration like "30s", "5m", "1h". Default 5m.', example: "5m" }),
+    agent: Label("agent").openapi({ example: "billing-bot" }),
+    task: Label("task").optional().openapi({ example: "sync-42" }),
+    max_uses: z.number().int().min(1).max(1_000_000_000).optional(),
+    constraints: SmallObject("constraints", 8192).optional(),
+    metadata: SmallObject("metadata", 4096).optional(),
+  })
+  .openapi("IssueNonceRequest");
+
+export const IssuedNonceResponse = z
+  .object({
+    id: z.string(),
+    nonce: z.string().openapi({ description: "The bearer token. Shown only in this response." }),
+    service: z.string(),
+    scopes: z.array(z.string()),
+    agent: z.string(),
+    task: z.string().nullable(),
+    expires_at: z.string().openapi({ format: "date-time" }),
+    max_uses: z.number().int().nullable(),
+    gateway_url: z.string(),
+  })
+  .openapi("IssuedNonce");
+
+export const route = createRoute({
+  method: "post",
+  path: "/v1/nonces",
+  operationId: "createNonce",
+  tags: ["nonces"],
+  summary: "Issue a nonce for one task",
+  security: bearer,
+  request: { body: jsonBody(IssueNonceRequest) },
+  responses: {
+    201: jsonResponse(IssuedNonceResponse, "Issued. The token appears only here."),
+    ...pickErrors(400, 401, 403, 404, 409, 413, 422),
+  },
+});
+
+export function register(app: OpenAPIHono<ApiEnv>, { ctx, services }: ApiDeps): void {
+  const gateway = gatewayUrl(ctx.config);
+  app.openapi(route, async (c) => {
+    const { record, token } = await issueNonce(ctx, services, c.get("caller"), c.req.valid("json"));
+    return c.json(
+      {
+        id: record.id,
+        nonce: token,
+        service: record.service,
+        scopes: record.scopes,
+        agent: record.agent,
+        task: record.task,
+        expires_at: new Date(record.expiresAt).toISOString(),
+        max_uses: record.maxUses,
+        gateway_url: gateway,
+      },
+      201,
+    );
+  });
+}

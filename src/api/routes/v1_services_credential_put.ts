@@ -1,0 +1,35 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { setCredential } from "../../app/credentials.js";
+import type { ApiDeps, ApiEnv } from "../env.js";
+import { bearer, IsoTime, jsonBody, jsonResponse, pickErrors, ServiceName } from "../schemas.js";
+
+export const CredentialRequest = z
+  .union([
+    z.strictObject({ secret: z.string().min(1).max(8192) }),
+    z.strictObject({ username: z.string().min(1).max(256), password: z.string().min(1).max(8192) }),
+  ])
+  .openapi("CredentialRequest", { description: "`{secret}`, or `{username, password}` for basic-auth services." });
+
+export const route = createRoute({
+  method: "put",
+  path: "/v1/services/{name}/credential",
+  operationId: "setCredential",
+  tags: ["services"],
+  summary: "Set the service's credential (write-only: never returned by any endpoint)",
+  security: bearer,
+  request: { params: z.object({ name: ServiceName }), body: jsonBody(CredentialRequest) },
+  responses: {
+    200: jsonResponse(
+      z.object({ fingerprint: z.string(), updated_at: IsoTime }).openapi("CredentialSet"),
+      "Stored; only a fingerprint comes back",
+    ),
+    ...pickErrors(400, 401, 403, 404, 413),
+  },
+});
+
+export function register(app: OpenAPIHono<ApiEnv>, { ctx }: ApiDeps): void {
+  app.openapi(route, async (c) => {
+    const r = await setCredential(ctx, c.get("caller"), c.req.valid("param").name, c.req.valid("json"));
+    return c.json({ fingerprint: r.fingerprint, updated_at: new Date(r.updatedAt).toISOString() }, 200);
+  });
+}

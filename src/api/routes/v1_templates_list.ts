@@ -1,0 +1,36 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { requireRole } from "../../app/auth.js";
+import { listTemplates } from "../../templates/index.js";
+import type { ApiDeps, ApiEnv } from "../env.js";
+import { AuthSchema, bearer, jsonResponse, pickErrors } from "../schemas.js";
+
+const TemplateSchema = z
+  .object({
+    name: z.string(),
+    description: z.string(),
+    source: z.string(),
+    upstream: z.string(),
+    auth: AuthSchema,
+    scopes: z.record(z.string(), z.array(z.string())),
+  })
+  .openapi("ServiceTemplate");
+
+export const route = createRoute({
+  method: "get",
+  path: "/v1/templates",
+  operationId: "listTemplates",
+  tags: ["services"],
+  summary: "Built-in service templates and their scopes",
+  security: bearer,
+  responses: {
+    200: jsonResponse(z.object({ templates: z.array(TemplateSchema) }).openapi("TemplateList"), "Every template"),
+    ...pickErrors(401, 403),
+  },
+});
+
+export function register(app: OpenAPIHono<ApiEnv>, _deps: ApiDeps): void {
+  app.openapi(route, (c) => {
+    requireRole(c.get("caller").key, "admin", "issuer");
+    return c.json({ templates: [...listTemplates()] }, 200);
+  });
+}

@@ -1,0 +1,158 @@
+import { z } from "@hono/zod-openapi";
+import { SERVICE_NAME } from "../app/services.js";
+import { ERROR_CODES } from "../core/errors.js";
+
+/** Schemas shared by several routes. Each validates requests and generates /openapi.json from one definition. */
+
+// Printable: no control, format or line/paragraph separator characters (they corrupt logs and audit exports).
+const PRINTABLE = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]*$/u;
+
+export const Label = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(PRINTABLE, { message: `${what} must be printable text without control characters` });
+
+export const ServiceName = z
+  .string()
+  .regex(SERVICE_NAME, { message: "service name must match ^[a-z][a-z0-9_-]{0,62}$" })
+  .openapi({ example: "stripe" });
+
+export const NonceId = z
+  .string()
+  .regex(/^nce_[0-9A-HJKMNP-TV-Z]{26}$/, { message: "must be a nonce id (nce_…)" })
+  .openapi({ example: "nce_01JH0000000000000000000000" });
+
+export const KeyId = z.string().regex(/^key_[0-9A-HJKMNP-TV-Z]{26}$/, { message: "must be an API key id (key_…)" });
+
+export const IsoTime = z.string().openapi({ format: "date-time", example: "2026-01-01T00:00:00.000Z" });
+
+/** A small JSON object with a size cap measured on its serialised form. */
+export const SmallObject = (what: string, maxBytes: number) =>
+  z
+    .record(z.string().max(64), z.unknown())
+    .refine((o) => Object.keys(o).length <= 32, { message: `${what} may have at most 32 keys` })
+    .refine((o) => Buffer.byteLength(JSON.stringify(o), "utf8") <= maxBytes, {
+      message: `${what} must be at most ${maxBytes} bytes as JSON`,
+    });
+
+export const Limit = z.coerce.number().int().min(1).max(1000).default(100).openapi({ type: "integer" });
+export const Cursor = z.string().max(512).optional();
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.enum(ERROR_CODES),
+      message: z.string(),
+      request_id: z.string(),
+      details: z.record(z.string(), z.unknown()).optional(),
+    }),
+  })
+  .openapi("Error");
+
+const errorContent = (description: string) => ({
+  content: { "application/json": { schema: ErrorSchema } },
+  description,
+});
+
+/** The error responses a route can produce, for the document. */
+export const errors = {
+  400: errorContent("invalid_request"),
+  401: errorContent("unauthenticated"),
+  403: errorContent("forbidden"),
+  404: errorContent("not found"),
+  409: errorContent("conflict"),
+  413: errorContent("payload_too_large"),
+  422: errorContent("scope_unknown"),
+  503: errorContent("unavailable"),
+} as const;
+
+export function pickErrors<K extends keyof typeof errors>(...codes: K[]): Pick<typeof errors, K> {
+  return Object.fromEntries(codes.map((k) => [k, errors[k]])) as Pick<typeof errors, K>;
+}
+
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  required: true,
+  content: { "application/json": { schema } },
+});
+
+export const jsonResponse = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { "application/json": { schema } },
+  description,
+});
+
+export const bearer = [{ bearerAuth: [] }];
+
+export const NonceStatusSchema = z.enum(["active", "expired", "revoked", "exhausted"]);
+
+export const NonceView = z
+  .object({
+    id: z.string(),
+    service: z.string(),
+    scopes: z.array(z.string()),
+    agent: z.string(),
+    task: z.string().nullable(),
+    status: NonceStatusSchema,
+    uses: z.number().int(),
+    max_uses: z.number().int().nullable(),
+    created_at: IsoTime,
+    expires_at: IsoTime,
+    revoked_at: IsoTime.nullable(),
+  })
+  .openapi("Nonce");
+
+export const AuthSchema = z
+  .strictObject({
+    type: z.enum(["bearer", "basic", "header", "query"]),
+    name: z.string().max(64).optional(),
+    prefix: z.string().max(32).optional(),
+  })
+  .openapi("ServiceAuth");
+
+export const ServiceView = z
+  .object({
+    name: z.string(),
+    template: z.string().nullable(),
+    upstream: z.string(),
+    auth: AuthSchema,
+    scopes: z.record(z.string(), z.array(z.string())),
+    insecure_upstream: z.boolean(),
+    credential: z.object({
+      set: z.boolean(),
+      fingerprint: z.string().nullable(),
+      updated_at: IsoTime.nullable(),
+    }),
+    created_at: IsoTime,
+    updated_at: IsoTime,
+  })
+  .openapi("Service");
+
+export const PolicyRuleSchema = z
+  .strictObject({
+    service: ServiceName,
+    scopes: z.array(z.string().min(1).max(300)).min(1).max(200),
+    max_ttl: z.union([z.string().max(32), z.number().int().positive()]).optional(),
+    max_uses: z.number().int().min(1).max(1_000_000_000).optional(),
+    allow_routes: z.boolean().optional(),
+  })
+  .openapi("PolicyRule");
+
+export const PolicySchema = z
+  .strictObject({
+    allow: z.array(PolicyRuleSchema).min(1).max(100),
+    agents: z.array(z.string().min(1).max(200)).min(1).max(100).optional(),
+  })
+  .openapi("IssuerPolicy");
+
+export const KeyView = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    role: z.enum(["admin", "issuer", "auditor"]),
+    policy: PolicySchema.nullable(),
+    created_by: z.string().nullable(),
+    created_at: IsoTime,
+    revoked_at: IsoTime.nullable(),
+  })
+  .openapi("ApiKey");

@@ -1,0 +1,55 @@
+import type { z } from "@hono/zod-openapi";
+import { nonceStatus } from "../core/nonces.js";
+import type { ApiKeyRecord, NonceRecord, ServiceRecord } from "../core/types.js";
+import type { KeyView, NonceView, ServiceView } from "./schemas.js";
+
+/** Records → public JSON. These are the only shapes that leave the control plane: no token, hash or secret. */
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+
+export function nonceView(n: NonceRecord, now: number): z.infer<typeof NonceView> {
+  return {
+    id: n.id,
+    service: n.service,
+    scopes: n.scopes,
+    agent: n.agent,
+    task: n.task,
+    status: nonceStatus(n, now),
+    uses: n.uses,
+    max_uses: n.maxUses,
+    created_at: iso(n.createdAt),
+    expires_at: iso(n.expiresAt),
+    revoked_at: isoOrNull(n.revokedAt),
+  };
+}
+
+export function serviceView(s: ServiceRecord): z.infer<typeof ServiceView> {
+  return {
+    name: s.name,
+    template: s.template,
+    upstream: s.upstream,
+    auth: s.auth,
+    scopes: s.scopes,
+    insecure_upstream: s.insecureUpstream,
+    credential: {
+      set: s.credential !== null,
+      fingerprint: s.credentialFingerprint,
+      updated_at: isoOrNull(s.credentialUpdatedAt),
+    },
+    created_at: iso(s.createdAt),
+    updated_at: iso(s.updatedAt),
+  };
+}
+
+export function keyView(k: ApiKeyRecord): z.infer<typeof KeyView> {
+  return {
+    id: k.id,
+    name: k.name,
+    role: k.role,
+    policy: k.policy,
+    created_by: k.createdBy,
+    created_at: iso(k.createdAt),
+    revoked_at: isoOrNull(k.revokedAt),
+  };
+}

@@ -1,0 +1,17 @@
+import type { AuditEvent } from "../core/types.js";
+import type { AuditFilter, Page, PageRequest } from "../store/store.js";
+import type { Caller } from "./audit-draft.js";
+import { requireRole } from "./auth.js";
+import type { AppContext } from "./context.js";
+
+/** Audit reads. Issuers see only the events of nonces they issued (the store joins on the issuing key). */
+export async function queryAudit(
+  ctx: AppContext,
+  caller: Caller,
+  filter: Omit<AuditFilter, "issuedBy">,
+  page: PageRequest,
+): Promise<Page<AuditEvent>> {
+  requireRole(caller.key, "admin", "auditor", "issuer");
+  const issuedBy = caller.key.role === "issuer" ? caller.key.id : undefined;
+  return ctx.store.listAudit({ ...filter, issuedBy }, page);
+}

@@ -1,0 +1,31 @@
+import { AppError } from "../core/errors.js";
+import { hashToken, isWellFormed } from "../core/tokens.js";
+import type { ApiKeyRecord, Role } from "../core/types.js";
+import type { AppContext } from "./context.js";
+
+/**
+ * API-key authentication: shape and checksum first (no lookup for garbage), then one lookup by SHA-256.
+ * Every failure is the same 401 with the same message, so a caller learns nothing about which check failed,
+ * and the token is never echoed.
+ */
+const UNAUTHENTICATED = "a valid API key is required: Authorization: Bearer ank_…";
+
+export function bearerToken(authorization: string | undefined): string | null {
+  if (!authorization) return null;
+  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
+  return m ? (m[1] as string) : null;
+}
+
+export async function authenticate(ctx: AppContext, authorization: string | undefined): Promise<ApiKeyRecord> {
+  const token = bearerToken(authorization);
+  if (!token || !isWellFormed(token, "ank")) throw new AppError("unauthenticated", UNAUTHENTICATED);
+  const key = await ctx.store.getApiKeyByHash(hashToken(token));
+  if (!key || key.revokedAt !== null) throw new AppError("unauthenticated", UNAUTHENTICATED);
+  return key;
+}
+
+export function requireRole(key: ApiKeyRecord, ...roles: Role[]): void {
+  if (!roles.includes(key.role)) {
+    throw new AppError("forbidden", `this operation needs the ${roles.join(" or ")} role`);
+  }
+}

@@ -1,0 +1,130 @@
+import { isRoutePattern } from "../core/scopes.js";
+import { parseDuration } from "../core/ttl.js";
+import type { IssuerPolicy, IssuerPolicyRule } from "../core/types.js";
+
+/**
+ * Issuer policy: pure, no I/O. An issuer key may issue a nonce only when one `allow` rule for the service admits
+ * every requested scope, the TTL, the use count and the agent name. A denial carries a stable `reason` (recorded
+ * in the `nonce.issue_denied` audit event and the metrics label) and a human message (returned in the 403).
+ */
+
+export type DenyReason =
+  | "role_not_allowed"
+  | "service_not_allowed"
+  | "scope_not_allowed"
+  | "routes_not_allowed"
+  | "ttl_exceeds_policy"
+  | "max_uses_exceeds_policy"
+  | "agent_not_allowed";
+
+export interface IssueAsk {
+  service: string;
+  /** Catalog names and/or raw route patterns, as requested. */
+  scopes: readonly string[];
+  ttlMs: number;
+  maxUses: number | null;
+  agent: string;
+}
+
+export type PolicyDecision =
+  | { ok: true; maxUses: number | null; allowRoutes: boolean }
+  | { ok: false; reason: DenyReason; message: string };
+
+/** `*` matches any run of characters (including none); everything else is literal. */
+export function globToRegExp(glob: string): RegExp {
+  const body = glob
+    .split("*")
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+    .join(".*");
+  return new RegExp(`^${body}$`, "s");
+}
+
+export function agentAllowed(policy: IssuerPolicy, agent: string): boolean {
+  if (!policy.agents) return true;
+  return policy.agents.some((g) => globToRegExp(g).test(agent));
+}
+
+function ruleTtlMs(rule: IssuerPolicyRule): number | null {
+  if (rule.max_ttl === undefined) return null;
+  try {
+    return parseDuration(rule.max_ttl, "max_ttl");
+  } catch {
+    // A policy is validated when the key is created; an unparsable max_ttl here admits nothing.
+    return 0;
+  }
+}
+
+function checkRule(rule: IssuerPolicyRule, ask: IssueAsk): PolicyDecision {
+  const all = rule.scopes.includes("*");
+  for (const s of ask.scopes) {
+    if (isRoutePattern(s)) {
+      if (rule.allow_routes !== true) {
+        return { ok: false, reason: "routes_not_allowed", message: "this API key may not issue raw route scopes" };
+      }
+    } else if (!all && !rule.scopes.includes(s)) {
+      return {
+        ok: false,
+        reason: "scope_not_allowed",
+        message: `scope ${JSON.stringify(s)} is outside this API key's policy`,
+      };
+    }
+  }
+  const maxTtl = ruleTtlMs(rule);
+  if (maxTtl !== null && ask.ttlMs > maxTtl) {
+    return {
+      ok: false,
+      reason: "ttl_exceeds_policy",
+      message: `ttl exceeds this API key's maximum of ${maxTtl / 1000}s`,
+    };
+  }
+  let maxUses = ask.maxUses;
+  if (rule.max_uses !== undefined) {
+    if (maxUses === null) maxUses = rule.max_uses;
+    else if (maxUses > rule.max_uses) {
+      return {
+        ok: false,
+        reason: "max_uses_exceeds_policy",
+        message: `max_uses exceeds this API key's maximum of ${rule.max_uses}`,
+      };
+    }
+  }
+  return { ok: true, maxUses, allowRoutes: rule.allow_routes === true };
+}
+
+/**
+ * Decides an issuer's request. Several rules may name the same service: the first that admits the whole request
+ * wins; otherwise the first rule's denial is reported (rules are evaluated in the order the admin wrote them).
+ */
+export function checkIssuerPolicy(policy: IssuerPolicy | null, ask: IssueAsk): PolicyDecision {
+  if (!policy) return { ok: false, reason: "service_not_allowed", message: "this API key has no issuance policy" };
+  const rules = policy.allow.filter((r) => r.service === ask.service);
+  if (rules.length === 0) {
+    return {
+      ok: false,
+      reason: "service_not_allowed",
+      message: `service ${JSON.stringify(ask.service)} is outside this API key's policy`,
+    };
+  }
+  if (!agentAllowed(policy, ask.agent)) {
+    return { ok: false, reason: "agent_not_allowed", message: "agent is outside this API key's policy" };
+  }
+  let firstDenial: PolicyDecision | null = null;
+  for (const rule of rules) {
+    const d = checkRule(rule, ask);
+    if (d.ok) return d;
+    firstDenial ??= d;
+  }
+  return firstDenial as PolicyDecision;
+}
+
+/** Services an issuer may see (its policy's services). */
+export function policyServices(policy: IssuerPolicy | null): Set<string> {
+  return new Set(policy?.allow.map((r) => r.service) ?? []);
+}
+
+/** Checks what zod cannot: durations parse. Throws `invalid_request` naming the field. */
+export function validatePolicy(policy: IssuerPolicy): void {
+  policy.allow.forEach((rule, i) => {
+    if (rule.max_ttl !== undefined) parseDuration(rule.max_ttl, `policy.allow.${i}.max_ttl`);
+  });
+}

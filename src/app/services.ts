@@ -1,0 +1,155 @@
+import { AppError } from "../core/errors.js";
+import { validateCatalog } from "../core/scopes.js";
+import type { ScopeCatalog, ServiceAuth, ServiceRecord } from "../core/types.js";
+import { getTemplate } from "../templates/index.js";
+import { auditDraft, type Caller } from "./audit-draft.js";
+import { requireRole } from "./auth.js";
+import type { AppContext } from "./context.js";
+import { policyServices } from "./policy.js";
+import { validateUpstream } from "./upstream.js";
+
+export const SERVICE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
+
+export interface ServiceInput {
+  template?: string | undefined;
+  upstream?: string | undefined;
+  auth?: ServiceAuth | undefined;
+  scopes?: ScopeCatalog | undefined;
+  insecure_upstream?: boolean | undefined;
+}
+
+// Headers the gateway owns or that frame the message: a service may not inject its credential into these.
+const RESERVED_HEADERS = new Set([
+  "host",
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "upgrade",
+  "te",
+  "trailer",
+  "proxy-authorization",
+  "proxy-connection",
+  "cookie",
+  "x-agent-nonce",
+  "forwarded",
+]);
+
+export function validateAuth(auth: ServiceAuth): ServiceAuth {
+  const { type, name, prefix } = auth;
+  if ((type === "bearer" || type === "basic") && name !== undefined) {
+    throw new AppError("invalid_request", `auth.name is not used with auth.type ${type}`);
+  }
+  if (type !== "header" && prefix !== undefined) {
+    throw new AppError("invalid_request", "auth.prefix is only used with auth.type header");
+  }
+  if (type === "header") {
+    // No "_" in header names: proxies disagree on whether it equals "-" (SECURITY.md rule 4).
+    if (!name || !/^[A-Za-z0-9-]{1,64}$/.test(name) || RESERVED_HEADERS.has(name.toLowerCase())) {
+      throw new AppError("invalid_request", "auth.name must be a header name (letters, digits, -) the gateway allows");
+    }
+    if (name.toLowerCase().startsWith("x-forwarded-")) {
+      throw new AppError("invalid_request", "auth.name must not be an X-Forwarded-* header");
+    }
+    if (prefix !== undefined && !/^[\x20-\x7e]{1,32}$/.test(prefix)) {
+      throw new AppError("invalid_request", "auth.prefix must be 1-32 printable ASCII characters");
+    }
+    return prefix === undefined ? { type, name } : { type, name, prefix };
+  }
+  if (type === "query") {
+    if (!name || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
+      throw new AppError("invalid_request", "auth.name must be a query parameter name (letters, digits, _ . -)");
+    }
+    return { type, name };
+  }
+  return { type };
+}
+
+function resolveDefinition(input: ServiceInput): Pick<ServiceRecord, "template" | "upstream" | "auth" | "scopes"> & {
+  insecureUpstream: boolean;
+} {
+  const template = input.template === undefined ? undefined : getTemplate(input.template);
+  if (input.template !== undefined && !template) {
+    throw new AppError("template_not_found", `no template named ${JSON.stringify(input.template)}`);
+  }
+  const rawUpstream = input.upstream ?? template?.upstream;
+  if (!rawUpstream) throw new AppError("invalid_request", "upstream is required when no template is given");
+  const insecureUpstream = input.insecure_upstream ?? false;
+  const scopes: ScopeCatalog = { ...(template?.scopes ?? {}), ...(input.scopes ?? {}) };
+  validateCatalog(scopes);
+  return {
+    template: template?.name ?? null,
+    upstream: validateUpstream(rawUpstream, insecureUpstream),
+    auth: validateAuth(input.auth ?? template?.auth ?? { type: "bearer" }),
+    scopes,
+    insecureUpstream,
+  };
+}
+
+export async function putService(
+  ctx: AppContext,
+  caller: Caller,
+  name: string,
+  input: ServiceInput,
+): Promise<ServiceRecord> {
+  requireRole(caller.key, "admin");
+  if (!SERVICE_NAME.test(name))
+    throw new AppError("invalid_request", "service name must match ^[a-z][a-z0-9_-]{0,62}$");
+  const def = resolveDefinition(input);
+  const now = ctx.clock.now();
+  const existing = await ctx.store.getService(name);
+  await ctx.store.putService(
+    { name, ...def, createdAt: existing?.createdAt ?? now, updatedAt: now },
+    auditDraft(
+      ctx,
+      caller,
+      existing ? "service.updated" : "service.created",
+      {
+        service: name,
+        data: {
+          template: def.template,
+          upstream: def.upstream,
+          auth_type: def.auth.type,
+          insecure_upstream: def.insecureUpstream,
+          scopes: Object.keys(def.scopes),
+        },
+      },
+      now,
+    ),
+  );
+  ctx.events.emit("service.changed", name);
+  const after = await ctx.store.getService(name);
+  if (!after) throw new Error("service vanished right after it was written");
+  return after;
+}
+
+export async function getServiceFor(ctx: AppContext, caller: Caller, name: string): Promise<ServiceRecord> {
+  requireRole(caller.key, "admin", "issuer");
+  const s = await ctx.store.getService(name);
+  if (!s || (caller.key.role === "issuer" && !policyServices(caller.key.policy).has(name))) {
+    throw new AppError("service_not_found", `no service named ${JSON.stringify(name)}`);
+  }
+  return s;
+}
+
+/** Admins see every service; issuers see the services their policy names. */
+export async function listServicesFor(ctx: AppContext, caller: Caller): Promise<ServiceRecord[]> {
+  requireRole(caller.key, "admin", "issuer");
+  const all = await ctx.store.listServices();
+  if (caller.key.role === "admin") return all;
+  const allowed = policyServices(caller.key.policy);
+  return all.filter((s) => allowed.has(s.name));
+}
+
+/** Deletes the service; the store revokes its live nonces in the same transaction. */
+export async function deleteService(ctx: AppContext, caller: Caller, name: string): Promise<void> {
+  requireRole(caller.key, "admin");
+  const now = ctx.clock.now();
+  const ok = await ctx.store.deleteService(
+    name,
+    now,
+    auditDraft(ctx, caller, "service.deleted", { service: name }, now),
+  );
+  if (!ok) throw new AppError("service_not_found", `no service named ${JSON.stringify(name)}`);
+  ctx.events.emit("service.changed", name);
+}
