@@ -80,7 +80,8 @@ export function checkUpstream(service: Pick<ServiceRecord, "upstream" | "insecur
  */
 export function originUnchanged(origin: string, pathAndQuery: string): boolean {
   try {
-    return new URL(origin + pathAndQuery).origin === origin;
+    // Both ways a client library might build it: concatenation (undici) and resolution against the origin.
+    return new URL(origin + pathAndQuery).origin === origin && new URL(pathAndQuery, origin).origin === origin;
   } catch {
     return false;
   }
