@@ -1,0 +1,318 @@
+import { type CompiledQuery, Kysely, PostgresDialect } from "kysely";
+import pg from "pg";
+import { AppError } from "../core/errors.js";
+import type { NonceRecord } from "../core/types.js";
+import { audited, inTransaction, migratePostgres } from "./postgres-tx.js";
+import { listAuditQuery, listNoncesQuery, revokeNoncesQuery, scanAuditQuery } from "./queries.js";
+import {
+  apiKeyFromRow,
+  apiKeyToRow,
+  auditCursor,
+  eventFromRow,
+  nonceCursor,
+  nonceFromRow,
+  nonceToRow,
+  pageOf,
+  serviceFromRow,
+  serviceToRow,
+} from "./rows.js";
+import type { ApiKeyRow, AuditRow, Database, NonceRow, ServiceRow } from "./schema.js";
+import { rejectReason, serviceAuditType } from "./shared.js";
+import type { Store } from "./store.js";
+
+const INT8 = 20;
+
+// Hot-path statements are named, so each pooled connection parses and plans them once.
+const Q = {
+  consume: {
+    name: "an_consume",
+    text: `UPDATE nonces SET uses = uses + 1
+      WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2 AND (max_uses IS NULL OR uses < max_uses)
+      RETURNING *`,
+  },
+  nonceByHash: { name: "an_nonce_by_hash", text: "SELECT * FROM nonces WHERE token_hash = $1" },
+  nonceById: { name: "an_nonce_by_id", text: "SELECT * FROM nonces WHERE id = $1" },
+  apiKeyByHash: { name: "an_key_by_hash", text: "SELECT * FROM api_keys WHERE key_hash = $1" },
+  insertNonce: {
+    name: "an_insert_nonce",
+    text: `INSERT INTO nonces (id, token_hash, service, scopes, routes, agent, task, max_uses, uses, constraints,
+      metadata, issued_by, created_at, expires_at, revoked_at)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+  },
+} as const;
+
+function nonceValues(n: NonceRecord): unknown[] {
+  const r = nonceToRow(n);
+  return [
+    r.id,
+    r.token_hash,
+    r.service,
+    r.scopes,
+    r.routes,
+    r.agent,
+    r.task,
+    r.max_uses,
+    r.uses,
+    r.constraints,
+    r.metadata,
+    r.issued_by,
+    r.created_at,
+    r.expires_at,
+    r.revoked_at,
+  ];
+}
+
+/**
+ * PostgreSQL dialect (pg Pool). int8 columns are parsed as JS numbers (ms timestamps and counters, far below
+ * 2^53); bytea comes back as Buffer. `schema` puts every pooled connection's search_path on that schema (tests
+ * isolate themselves that way). Audited writes go through `audited()` (chain head locked first).
+ */
+export async function createPostgresStore(opts: {
+  connectionString: string;
+  schema?: string;
+  poolSize?: number;
+}): Promise<Store> {
+  const schema = opts.schema;
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new AppError("invalid_request", "invalid PostgreSQL schema name");
+  }
+  const pool = new pg.Pool({
+    connectionString: opts.connectionString,
+    max: opts.poolSize ?? 10,
+    ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
+    types: {
+      getTypeParser: ((oid: number, format?: "text" | "binary") =>
+        oid === INT8 && format !== "binary"
+          ? Number
+          : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle connection dying (server restart) must not crash the process; the pool replaces it.
+  pool.on("error", () => {});
+  const k = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const run = async <R>(c: pg.PoolClient, q: CompiledQuery<R>): Promise<R[]> =>
+    (await c.query(q.sql, q.parameters as unknown[])).rows as R[];
+
+  return {
+    dialect: "postgres",
+
+    async migrate() {
+      await migratePostgres(pool, schema, Date.now());
+    },
+
+    async close() {
+      await pool.end();
+    },
+
+    async ping() {
+      await pool.query("SELECT 1");
+    },
+
+    async putService(s, audit) {
+      const r = serviceToRow(s, "postgres");
+      return audited(pool, async (c, append) => {
+        const existing = await c.query("SELECT 1 FROM services WHERE name = $1", [s.name]);
+        await c.query(
+          `INSERT INTO services (name, template, upstream, auth, scopes, insecure_upstream, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (name) DO UPDATE SET template = excluded.template, upstream = excluded.upstream,
+             auth = excluded.auth, scopes = excluded.scopes, insecure_upstream = excluded.insecure_upstream,
+             updated_at = excluded.updated_at`,
+          [r.name, r.template, r.upstream, r.auth, r.scopes, r.insecure_upstream, r.created_at, r.updated_at],
+        );
+        const created = existing.rowCount === 0;
+        await append([{ ...audit, type: serviceAuditType(audit.type, created) }]);
+        return created;
+      });
+    },
+
+    async getService(name) {
+      const row = await k.selectFrom("services").selectAll().where("name", "=", name).executeTakeFirst();
+      return row ? serviceFromRow(row as ServiceRow) : undefined;
+    },
+
+    async listServices() {
+      const rows = await k.selectFrom("services").selectAll().orderBy("name").execute();
+      return rows.map((r) => serviceFromRow(r as ServiceRow));
+    },
+
+    async deleteService(name, now, audit) {
+      return audited(pool, async (c, append) => {
+        const d = await c.query("DELETE FROM services WHERE name = $1", [name]);
+        if (d.rowCount === 0) return false;
+        await c.query(
+          "UPDATE nonces SET revoked_at = $1 WHERE service = $2 AND revoked_at IS NULL AND expires_at > $1",
+          [now, name],
+        );
+        await append([audit]);
+        return true;
+      });
+    },
+
+    async setCredential(name, sealed, fingerprint, now, audit) {
+      return audited(pool, async (c, append) => {
+        const u = await c.query(
+          "UPDATE services SET credential = $1, credential_fingerprint = $2, credential_updated_at = $3 WHERE name = $4",
+          [sealed, fingerprint, now, name],
+        );
+        if (u.rowCount === 0) return false;
+        await append([audit]);
+        return true;
+      });
+    },
+
+    async rewrapCredentials(rewrap) {
+      return inTransaction(pool, "BEGIN", async (c) => {
+        const rows = await c.query<{ name: string; credential: Buffer }>(
+          "SELECT name, credential FROM services WHERE credential IS NOT NULL ORDER BY name FOR UPDATE",
+        );
+        let n = 0;
+        for (const r of rows.rows) {
+          const next = rewrap(r.name, r.credential);
+          if (next.equals(r.credential)) continue;
+          await c.query("UPDATE services SET credential = $1 WHERE name = $2", [next, r.name]);
+          n += 1;
+        }
+        return n;
+      });
+    },
+
+    async insertApiKey(key, audit) {
+      const r = apiKeyToRow(key);
+      const values = [r.id, r.name, r.role, r.policy, r.key_hash, r.created_by, r.created_at, r.revoked_at];
+      const sql = `INSERT INTO api_keys (id, name, role, policy, key_hash, created_by, created_at, revoked_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`;
+      if (audit === null) {
+        await pool.query(sql, values);
+        return;
+      }
+      await audited(pool, async (c, append) => {
+        await c.query(sql, values);
+        await append([audit]);
+      });
+    },
+
+    async getApiKeyByHash(hash) {
+      const r = await pool.query<ApiKeyRow>({ ...Q.apiKeyByHash, values: [hash] });
+      return r.rows[0] ? apiKeyFromRow(r.rows[0]) : undefined;
+    },
+
+    async getApiKey(id) {
+      const row = await k.selectFrom("api_keys").selectAll().where("id", "=", id).executeTakeFirst();
+      return row ? apiKeyFromRow(row) : undefined;
+    },
+
+    async listApiKeys() {
+      return (await k.selectFrom("api_keys").selectAll().orderBy("id").execute()).map(apiKeyFromRow);
+    },
+
+    async countApiKeys() {
+      const r = await pool.query<{ n: number }>("SELECT count(*) AS n FROM api_keys");
+      return Number(r.rows[0]?.n ?? 0);
+    },
+
+    async revokeApiKey(id, now, audit) {
+      return audited(pool, async (c, append) => {
+        const u = await c.query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL", [now, id]);
+        if (u.rowCount === 0) return false;
+        await append([audit]);
+        return true;
+      });
+    },
+
+    async insertNonce(n, audit) {
+      await audited(pool, async (c, append) => {
+        await c.query({ ...Q.insertNonce, values: nonceValues(n) });
+        await append([audit]);
+      });
+    },
+
+    async getNonce(id) {
+      const r = await pool.query<NonceRow>({ ...Q.nonceById, values: [id] });
+      return r.rows[0] ? nonceFromRow(r.rows[0]) : undefined;
+    },
+
+    async getNonceByHash(hash) {
+      const r = await pool.query<NonceRow>({ ...Q.nonceByHash, values: [hash] });
+      return r.rows[0] ? nonceFromRow(r.rows[0]) : undefined;
+    },
+
+    async listNonces(filter, page, now) {
+      const rows = await listNoncesQuery(k, filter, page, now).execute();
+      return pageOf(rows as NonceRow[], page.limit, nonceFromRow, (r) => nonceCursor.encode(r.id));
+    },
+
+    async consumeNonce(hash, now, onOk, onReject) {
+      return audited(pool, async (c, append) => {
+        const used = await c.query<NonceRow>({ ...Q.consume, values: [hash, now] });
+        if (used.rows[0]) {
+          const nonce = nonceFromRow(used.rows[0]);
+          await append([onOk(nonce)]);
+          return { ok: true as const, nonce };
+        }
+        const found = await c.query<NonceRow>({ ...Q.nonceByHash, values: [hash] });
+        const nonce = found.rows[0] ? nonceFromRow(found.rows[0]) : null;
+        const reason = rejectReason(nonce, now);
+        const draft = onReject(reason, nonce);
+        if (draft) await append([draft]);
+        return { ok: false as const, reason, nonce };
+      });
+    },
+
+    async revokeNonce(id, now, audit) {
+      return audited(pool, async (c, append) => {
+        const u = await c.query<NonceRow>(
+          "UPDATE nonces SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING *",
+          [now, id],
+        );
+        if (u.rows[0]) {
+          const n = nonceFromRow(u.rows[0]);
+          await append([audit(n)]);
+          return n;
+        }
+        const r = await c.query<NonceRow>({ ...Q.nonceById, values: [id] });
+        return r.rows[0] ? nonceFromRow(r.rows[0]) : undefined;
+      });
+    },
+
+    async revokeNonces(filter, now, audit) {
+      const q = revokeNoncesQuery(k, filter, now).compile();
+      return audited(pool, async (c, append) => {
+        const rows = (await run(c, q)).map((r) => nonceFromRow(r as NonceRow));
+        rows.sort((a, b) => (a.id < b.id ? -1 : 1));
+        await append(rows.map(audit));
+        return rows.length;
+      });
+    },
+
+    async deleteExpiredNonces(before, limit) {
+      const r = await pool.query(
+        "DELETE FROM nonces WHERE id IN (SELECT id FROM nonces WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)",
+        [before, limit],
+      );
+      return r.rowCount ?? 0;
+    },
+
+    async appendAudit(drafts) {
+      if (drafts.length === 0) return [];
+      return audited(pool, (_c, append) => append(drafts));
+    },
+
+    async listAudit(filter, page) {
+      const rows = await listAuditQuery(k, filter, page).execute();
+      return pageOf(rows as AuditRow[], page.limit, eventFromRow, (r) => auditCursor.encode(r.seq));
+    },
+
+    async scanAudit(afterSeq, limit) {
+      const rows = await scanAuditQuery(k, afterSeq, limit).execute();
+      return rows.map((r) => eventFromRow(r as AuditRow));
+    },
+
+    async auditHead() {
+      const r = await pool.query<{ seq: number; hash: string }>("SELECT seq, hash FROM audit_head WHERE id = 1");
+      const h = r.rows[0];
+      if (!h) throw new Error("audit head is missing: run migrations");
+      return { seq: h.seq, hash: h.hash };
+    },
+  };
+}
