@@ -17,7 +17,8 @@ export function createApiApp(ctx: AppContext): OpenAPIHono<ApiEnv> {
   app.use("*", requestContext(ctx));
   app.use("/v1/*", requireApiKey(ctx), limitBody());
   for (const m of ROUTES) m.register(app, deps);
-  app.notFound((c) => errorResponse(c, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+  // The path is not echoed: a mistyped URL may carry a token.
+  app.notFound((c) => errorResponse(c, "not_found", "no such route"));
   app.onError(onApiError(ctx));
   return app;
 }

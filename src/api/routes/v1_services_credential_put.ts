@@ -4,10 +4,13 @@ import type { ApiDeps, ApiEnv } from "../env.js";
 import { bearer, IsoTime, jsonBody, jsonResponse, pickErrors, ServiceName } from "../schemas.js";
 
 export const CredentialRequest = z
-  .union([
-    z.strictObject({ secret: z.string().min(1).max(8192) }),
-    z.strictObject({ username: z.string().min(1).max(256), password: z.string().min(1).max(8192) }),
-  ])
+  .union(
+    [
+      z.strictObject({ secret: z.string().min(1).max(8192) }),
+      z.strictObject({ username: z.string().min(1).max(256), password: z.string().min(1).max(8192) }),
+    ],
+    { error: "send {secret} (1-8192 chars), or {username, password} for basic-auth services" },
+  )
   .openapi("CredentialRequest", { description: "`{secret}`, or `{username, password}` for basic-auth services." });
 
 export const route = createRoute({

@@ -1,0 +1,105 @@
+import { describe, expect, it } from "vitest";
+import type { IssuerPolicy } from "../core/types.js";
+import { checkIssuerPolicy, globToRegExp, validatePolicy } from "./policy.js";
+
+const policy: IssuerPolicy = {
+  allow: [
+    { service: "stripe", scopes: ["read:customers", "read:charges"], max_ttl: "10m", max_uses: 50 },
+    { service: "github", scopes: ["*"] },
+    { service: "internal", scopes: ["read:things"], allow_routes: true },
+  ],
+  agents: ["billing-*", "support-bot"],
+};
+
+const ask = (over: Partial<Parameters<typeof checkIssuerPolicy>[1]> = {}) => ({
+  service: "stripe",
+  scopes: ["read:customers"],
+  ttlMs: 300_000,
+  maxUses: null,
+  agent: "billing-bot",
+  ...over,
+});
+
+describe("checkIssuerPolicy", () => {
+  it("admits a request inside a rule and defaults max_uses to the rule's maximum", () => {
+    expect(checkIssuerPolicy(policy, ask())).toEqual({ ok: true, maxUses: 50, allowRoutes: false });
+    expect(checkIssuerPolicy(policy, ask({ maxUses: 7 }))).toEqual({ ok: true, maxUses: 7, allowRoutes: false });
+  });
+
+  it("leaves max_uses unlimited when the rule sets none", () => {
+    expect(checkIssuerPolicy(policy, ask({ service: "github", scopes: ["issues:read"] }))).toMatchObject({
+      ok: true,
+      maxUses: null,
+    });
+  });
+
+  it.each([
+    ["service_not_allowed", { service: "slack" }],
+    ["scope_not_allowed", { scopes: ["read:customers", "write:customers"] }],
+    ["ttl_exceeds_policy", { ttlMs: 600_001 }],
+    ["max_uses_exceeds_policy", { maxUses: 51 }],
+    ["agent_not_allowed", { agent: "evil-billing-bot" }],
+    ["routes_not_allowed", { scopes: ["GET /v1/customers"] }],
+  ] as const)("denies %s", (reason, over) => {
+    const d = checkIssuerPolicy(policy, ask(over));
+    expect(d).toMatchObject({ ok: false, reason });
+    if (!d.ok) expect(d.message.length).toBeGreaterThan(0);
+  });
+
+  it("admits a ttl exactly at the policy maximum", () => {
+    expect(checkIssuerPolicy(policy, ask({ ttlMs: 600_000 })).ok).toBe(true);
+  });
+
+  it("allows raw routes only under a rule with allow_routes", () => {
+    const d = checkIssuerPolicy(policy, ask({ service: "internal", scopes: ["GET /v1/things/{id}", "read:things"] }));
+    expect(d).toEqual({ ok: true, maxUses: null, allowRoutes: true });
+  });
+
+  it("a wildcard scope rule does not admit raw routes", () => {
+    const d = checkIssuerPolicy(policy, ask({ service: "github", scopes: ["GET /user"] }));
+    expect(d).toMatchObject({ ok: false, reason: "routes_not_allowed" });
+  });
+
+  it("denies everything without a policy", () => {
+    expect(checkIssuerPolicy(null, ask())).toMatchObject({ ok: false, reason: "service_not_allowed" });
+  });
+
+  it("tries every rule for the service before denying", () => {
+    const two: IssuerPolicy = {
+      allow: [
+        { service: "stripe", scopes: ["read:customers"], max_uses: 1 },
+        { service: "stripe", scopes: ["read:customers"], max_uses: 10 },
+      ],
+    };
+    expect(checkIssuerPolicy(two, ask({ maxUses: 5 }))).toMatchObject({ ok: true, maxUses: 5 });
+    expect(checkIssuerPolicy(two, ask({ maxUses: 11 }))).toMatchObject({
+      ok: false,
+      reason: "max_uses_exceeds_policy",
+    });
+  });
+
+  it("any agent is allowed when the policy lists no agent globs", () => {
+    const open: IssuerPolicy = { allow: [{ service: "stripe", scopes: ["*"] }] };
+    expect(checkIssuerPolicy(open, ask({ agent: "anything at all" })).ok).toBe(true);
+  });
+});
+
+describe("globToRegExp", () => {
+  it("treats only * as a wildcard", () => {
+    expect(globToRegExp("bot.*").test("bot.1")).toBe(true);
+    expect(globToRegExp("bot.*").test("botx1")).toBe(false);
+    expect(globToRegExp("a(b)+").test("a(b)+")).toBe(true);
+    expect(globToRegExp("a(b)+").test("abb")).toBe(false);
+    expect(globToRegExp("*").test("")).toBe(true);
+    expect(globToRegExp("x*z").test("x\nz")).toBe(true);
+  });
+});
+
+describe("validatePolicy", () => {
+  it("rejects an unparsable max_ttl, naming the field", () => {
+    expect(() => validatePolicy({ allow: [{ service: "s", scopes: ["*"], max_ttl: "soon" }] })).toThrow(
+      /policy\.allow\.0\.max_ttl/,
+    );
+    expect(() => validatePolicy({ allow: [{ service: "s", scopes: ["*"], max_ttl: 60 }] })).not.toThrow();
+  });
+});
