@@ -120,6 +120,7 @@ export interface ApiKey {
   name: string;
   role: Role;
   policy: IssuerPolicy | null;
+  createdBy: string | null;
   createdAt: Date | null;
   revokedAt: Date | null;
 }

@@ -112,6 +112,7 @@ export function keyFromWire(w: Wire): ApiKey {
     name: w.name,
     role: w.role,
     policy: policyFromWire(w.policy),
+    createdBy: str(w.created_by),
     createdAt: date(w.created_at),
     revokedAt: date(w.revoked_at),
   };

@@ -1,0 +1,37 @@
+import { AgentNonceError } from "@agent-nonce/sdk";
+import { CommanderError } from "commander";
+import { AppError } from "../core/errors.js";
+
+/** A mistake in how the CLI was invoked: exit status 2. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+/** A step that did not behave as expected (used by `demo`): exit status 1. */
+export class CheckFailed extends Error {
+  override readonly name = "CheckFailed";
+}
+
+/** Commander echoes unknown options verbatim; `--secret=sk_live_…` must not come back out on stderr. */
+function redactOptionValues(message: string): string {
+  return message.replace(/'(--?[A-Za-z0-9-]+)=[^']*'/g, "'$1=…'");
+}
+
+/** Maps any failure to one stderr line `error: <code>: <message>` and an exit status. Never a stack trace. */
+export function describeError(e: unknown): { line: string; exitCode: number } {
+  if (e instanceof CommanderError) {
+    const msg = redactOptionValues(e.message.replace(/^error:\s*/i, ""));
+    return { line: `error: invalid_request: ${msg}`, exitCode: 2 };
+  }
+  if (e instanceof UsageError) return { line: `error: invalid_request: ${e.message}`, exitCode: 2 };
+  if (e instanceof AgentNonceError || e instanceof AppError) {
+    return { line: `error: ${e.code}: ${e.message}`, exitCode: 1 };
+  }
+  if (e instanceof CheckFailed) return { line: `error: check_failed: ${e.message}`, exitCode: 1 };
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  const message = e instanceof Error ? e.message : String(e);
+  if (code === "EADDRINUSE" || code === "EACCES" || code === "ECONNREFUSED") {
+    return { line: `error: unavailable: ${message}`, exitCode: 1 };
+  }
+  return { line: `error: internal: ${message}`, exitCode: 1 };
+}
