@@ -123,8 +123,10 @@ export async function createTestPostgresStore(opts: TestStoreOptions = {}): Prom
   }
 }
 
+/** True when PostgreSQL-only tests should be skipped (unreachable, outside CI). */
+export const skipPostgres = pgError !== null && !inCi;
+
 export const dialects: DialectFactory[] = [
   { name: "sqlite", skip: false, create: () => createTestSqliteStore() },
-  { name: "postgres", skip: pgError !== null && !inCi, create: (o) => createTestPostgresStore(o) },
+  { name: "postgres", skip: skipPostgres, create: (o) => createTestPostgresStore(o) },
 ];
-
