@@ -29,7 +29,10 @@ export function describeError(e: unknown): { line: string; exitCode: number } {
   }
   if (e instanceof CheckFailed) return { line: `error: check_failed: ${e.message}`, exitCode: 1 };
   const code = (e as NodeJS.ErrnoException | null)?.code;
+  // fetch() through the gateway fails as TypeError("fetch failed") with the reason in `cause`.
+  const cause = (e as { cause?: { code?: unknown } } | null)?.cause?.code;
   const message = e instanceof Error ? e.message : String(e);
+  if (typeof cause === "string") return { line: `error: unavailable: ${message} (${cause})`, exitCode: 1 };
   if (code === "EADDRINUSE" || code === "EACCES" || code === "ECONNREFUSED") {
     return { line: `error: unavailable: ${message}`, exitCode: 1 };
   }

@@ -9,7 +9,8 @@ export const AUDIT_HEADERS = ["TIME", "TYPE", "AGENT", "TASK", "NONCE", "REQUEST
 
 export function auditRow(e: AuditEvent): Cell[] {
   return [
-    e.time,
+    // Milliseconds matter when a whole task happens within one second.
+    e.time.toISOString(),
     e.type,
     e.agent,
     e.task,

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { AgentNonce, type Nonce } from "@agent-nonce/sdk";
@@ -24,6 +25,21 @@ const POLICY = {
 
 /** Enough of a token to recognise it, not enough to use it. */
 const mask = (token: string) => `${token.slice(0, 7)}…`;
+
+/**
+ * The server advertises `gateway_url` from its configured port, so the gateway gets a concrete free port rather
+ * than 0 (the control plane can stay on 0: the demo is told its URL directly).
+ */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
 
 async function gatewayError(res: Response): Promise<string | null> {
   await res.arrayBuffer();
@@ -53,7 +69,7 @@ export async function demo(io: CliIo): Promise<void> {
       import("../../app/logger.js"),
     ]);
     const config = loadConfig({
-      flags: { host: "127.0.0.1", apiPort: 0, gatewayPort: 0, dataDir, logLevel: "silent" },
+      flags: { host: "127.0.0.1", apiPort: 0, gatewayPort: await freePort(), dataDir, logLevel: "silent" },
       env: {},
     });
     server = await startServer(config, { log: createLogger("silent") });
@@ -62,8 +78,11 @@ export async function demo(io: CliIo): Promise<void> {
     const admin = new AgentNonce({ baseUrl: server.apiUrl, apiKey: server.adminKey });
 
     const svc = await admin.services.put("stripe", { template: "stripe", upstream: mock.url, insecureUpstream: true });
-    say(`Registered service "stripe" from the template, upstream pointed at the mock.`);
-    out(`   scopes: ${Object.keys(svc.scopes).join(", ")}`);
+    say(`Registered service "stripe" from the template, upstream pointed at the mock (insecure_upstream: loopback).`);
+    const scopeNames = Object.keys(svc.scopes);
+    out(
+      `   catalog: ${scopeNames.slice(0, 4).join(", ")}${scopeNames.length > 4 ? `, … (${scopeNames.length} scopes)` : ""}`,
+    );
 
     const secret = `sk_test_DEMO_${randomBytes(12).toString("hex")}`;
     const receipt = await admin.services.setCredential("stripe", secret);
