@@ -15,7 +15,7 @@ import { isNonPublicAddress, type UpstreamTarget } from "./upstream.js";
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 
-function guardedLookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
+export function guardedLookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
   dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
     if (err) return callback(err, []);
     const ok = addresses.filter((a) => !isNonPublicAddress(a.address));

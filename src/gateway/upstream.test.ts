@@ -46,3 +46,18 @@ describe("originUnchanged (rule 1 backstop)", () => {
     expect(originUnchanged("https://api.example", ".evil.example/x")).toBe(false);
   });
 });
+
+describe("guardedLookup (rule 9 at resolve time)", () => {
+  it("refuses a name that resolves only to loopback", async () => {
+    const { guardedLookup } = await import("./forward.js");
+    const err = await new Promise<NodeJS.ErrnoException | null>((resolve) =>
+      guardedLookup("localhost", {}, (e) => resolve(e)),
+    );
+    expect(err?.code).toBe("EADDRNOTPUBLIC");
+  });
+  it("passes a public IP literal through", async () => {
+    const { guardedLookup } = await import("./forward.js");
+    const got = await new Promise<unknown>((resolve) => guardedLookup("8.8.8.8", { all: true }, (_e, a) => resolve(a)));
+    expect(got).toEqual([{ address: "8.8.8.8", family: 4 }]);
+  });
+});
