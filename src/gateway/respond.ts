@@ -72,6 +72,8 @@ export function relayResponse(
     }
   }
   const body = upstream.body as unknown as Readable;
+  // Destroying an undici body emits an error; without a listener that would be an uncaught exception.
+  body.on("error", noop);
   const noBody = method === "HEAD" || status === 204 || status === 304;
   if (noBody) {
     body.resume();
@@ -130,3 +132,5 @@ export function relayResponse(
     });
   });
 }
+
+function noop(): void {}
