@@ -12,7 +12,9 @@ export const Label = (what: string) =>
     .string()
     .min(1)
     .max(200)
-    .regex(PRINTABLE, { message: `${what} must be printable text without control characters` });
+    // A refinement rather than .regex(): the generator renders unicode-flag patterns incorrectly.
+    .refine((s) => PRINTABLE.test(s), { message: `${what} must be printable text without control characters` })
+    .openapi({ description: `${what}: 1-200 printable characters` });
 
 export const ServiceName = z
   .string()
@@ -37,7 +39,13 @@ export const SmallObject = (what: string, maxBytes: number) =>
       message: `${what} must be at most ${maxBytes} bytes as JSON`,
     });
 
-export const Limit = z.coerce.number().int().min(1).max(1000).default(100).openapi({ type: "integer" });
+export const Limit = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(1000)
+  .default(100)
+  .openapi({ type: "integer", minimum: 1, maximum: 1000, default: 100 });
 export const Cursor = z.string().max(512).optional();
 
 export const ErrorSchema = z
