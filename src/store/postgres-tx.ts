@@ -51,6 +51,19 @@ function appendParams(events: AuditEvent[]): unknown[] {
   return [...COLUMNS.map((col) => rows.map((r) => r[col])), last.seq, last.hash];
 }
 
+/**
+ * PostgreSQL puts row contents in error details ("Key (token_hash)=(…) already exists", "Failing row contains
+ * …"). Callers may log errors, so those fields are dropped before an error leaves the store.
+ */
+export function scrub(e: unknown): unknown {
+  if (e instanceof Error && "detail" in e) {
+    const fields = e as unknown as Record<string, unknown>;
+    fields.detail = undefined;
+    fields.where = undefined;
+  }
+  return e;
+}
+
 /** Runs `fn` in a transaction on one pooled connection; rolls back (and discards a broken connection) on error. */
 export async function inTransaction<T>(
   pool: pg.Pool,
@@ -70,7 +83,7 @@ export async function inTransaction<T>(
     } catch (rollbackError) {
       c.release(rollbackError as Error);
     }
-    throw e;
+    throw scrub(e);
   }
   c.release();
   return out;

@@ -2,7 +2,7 @@ import { type CompiledQuery, Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { AppError } from "../core/errors.js";
 import type { NonceRecord } from "../core/types.js";
-import { audited, inTransaction, migratePostgres } from "./postgres-tx.js";
+import { audited, inTransaction, migratePostgres, scrub } from "./postgres-tx.js";
 import { listAuditQuery, listNoncesQuery, revokeNoncesQuery, scanAuditQuery } from "./queries.js";
 import {
   apiKeyFromRow,
@@ -76,10 +76,15 @@ export async function createPostgresStore(opts: {
   if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
     throw new AppError("invalid_request", "invalid PostgreSQL schema name");
   }
+  // A transaction left idle (a frozen process) would hold the audit head lock for every replica: bound it.
+  const settings = ["-c idle_in_transaction_session_timeout=30000"];
+  if (schema !== undefined) settings.push(`-c search_path=${schema}`);
   const pool = new pg.Pool({
     connectionString: opts.connectionString,
     max: opts.poolSize ?? 10,
-    ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
+    // Fail closed quickly when the database is unreachable instead of queueing forever.
+    connectionTimeoutMillis: 5000,
+    options: settings.join(" "),
     types: {
       getTypeParser: ((oid: number, format?: "text" | "binary") =>
         oid === INT8 && format !== "binary"
@@ -90,6 +95,7 @@ export async function createPostgresStore(opts: {
   // An idle connection dying (server restart) must not crash the process; the pool replaces it.
   pool.on("error", () => {});
   const k = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  let closed = false;
   const run = async <R>(c: pg.PoolClient, q: CompiledQuery<R>): Promise<R[]> =>
     (await c.query(q.sql, q.parameters as unknown[])).rows as R[];
 
@@ -101,6 +107,8 @@ export async function createPostgresStore(opts: {
     },
 
     async close() {
+      if (closed) return;
+      closed = true;
       await pool.end();
     },
 
@@ -183,7 +191,9 @@ export async function createPostgresStore(opts: {
       const sql = `INSERT INTO api_keys (id, name, role, policy, key_hash, created_by, created_at, revoked_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`;
       if (audit === null) {
-        await pool.query(sql, values);
+        await pool.query(sql, values).catch((e: unknown) => {
+          throw scrub(e);
+        });
         return;
       }
       await audited(pool, async (c, append) => {

@@ -52,7 +52,7 @@ export interface AuditFilter {
   since?: number | undefined;
   /** Exclusive upper bound, ms. */
   until?: number | undefined;
-  /** Only events of nonces issued by this key (issuer read access). */
+  /** Issuer read access: events of nonces issued by this key, and events this key performed (actor.id). */
   issuedBy?: string | undefined;
 }
 
@@ -72,17 +72,19 @@ export interface Store {
   ping(): Promise<void>;
 
   // services ---------------------------------------------------------------------------------------------
-  /** Insert or replace the service's configuration; keeps its credential. Returns true when it was created. */
+  /** Insert or replace the service's configuration; keeps its credential. Returns true when it was created.
+   * The event's type is set to `service.created` / `service.updated` by what actually happened. */
   putService(
     s: Omit<ServiceRecord, "credential" | "credentialFingerprint" | "credentialUpdatedAt">,
     audit: AuditDraft,
   ): Promise<boolean>;
   getService(name: string): Promise<ServiceRecord | undefined>;
   listServices(): Promise<ServiceRecord[]>;
-  /** Deletes the service and revokes its active nonces, in one transaction. */
+  /** Deletes the service and revokes its active nonces, in one transaction. False (and no event) if missing. */
   deleteService(name: string, now: number, audit: AuditDraft): Promise<boolean>;
   setCredential(name: string, sealed: Buffer, fingerprint: string, now: number, audit: AuditDraft): Promise<boolean>;
-  /** Master-key rotation: replace every sealed credential via `rewrap`, in one transaction. Returns the count. */
+  /** Master-key rotation: replace every sealed credential via `rewrap`, in one transaction. Returns how many
+   * changed (credentials already under the current key version are left as they are). */
   rewrapCredentials(rewrap: (service: string, sealed: Buffer) => Buffer): Promise<number>;
 
   // API keys ---------------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ import type { Migration } from "./index.js";
  * The initial schema. Times are integer milliseconds; tokens and API keys are stored only as SHA-256 digests;
  * credentials only sealed. JSON columns are text on both dialects so the audit chain re-hashes byte-for-byte
  * what was hashed at append time (jsonb would be fine for that too, but text keeps one mapping for both).
- * Nonces have no foreign key to services: deleting a service revokes its nonces but keeps them for audit.
+ * Ids are compared bytewise (COLLATE "C" on PostgreSQL, SQLite's default) so time-sortable ids page in
+ * creation order whatever the database locale. Nonces have no foreign key to services: deleting a service revokes its nonces but keeps them for audit.
  */
 const HEAD_SEED = `INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '${GENESIS_HASH}')`;
 
@@ -112,7 +113,7 @@ export const initial: Migration = {
       updated_at BIGINT NOT NULL
     )`,
     `CREATE TABLE api_keys (
-      id TEXT PRIMARY KEY,
+      id TEXT COLLATE "C" PRIMARY KEY,
       name TEXT NOT NULL,
       role TEXT NOT NULL CHECK (role IN ('admin', 'issuer', 'auditor')),
       policy TEXT,
@@ -122,7 +123,7 @@ export const initial: Migration = {
       revoked_at BIGINT
     )`,
     `CREATE TABLE nonces (
-      id TEXT PRIMARY KEY,
+      id TEXT COLLATE "C" PRIMARY KEY,
       token_hash BYTEA NOT NULL UNIQUE CHECK (length(token_hash) = 32),
       service TEXT NOT NULL,
       scopes TEXT NOT NULL,
