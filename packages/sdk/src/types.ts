@@ -184,6 +184,8 @@ export interface AuditListParams {
 export interface Template {
   name: string;
   description: string | null;
+  /** Where the template's routes come from (the provider's API reference). */
+  source: string | null;
   upstream: string;
   auth: ServiceAuth;
   scopes: ScopeCatalog;

@@ -153,6 +153,7 @@ export function templateFromWire(w: Wire): Template {
   return {
     name: w.name,
     description: str(w.description),
+    source: str(w.source),
     upstream: w.upstream,
     auth: authFromWire(w.auth),
     scopes: (obj(w.scopes) as Record<string, string[]> | null) ?? {},
