@@ -225,3 +225,30 @@ describe("client resets", () => {
     await stillServes(h, token);
   });
 });
+
+describe("completion audit", () => {
+  it("an upstream failure after the use was counted is closed with a nonce.completed carrying the gateway status", async () => {
+    const { h, token, id } = await setup();
+    await h.upstream.close();
+    const r = await h.request("/v1/x", { headers: bearer(token) });
+    expect(r.status).toBe(502);
+    await expect
+      .poll(async () => (await h.ctx.store.listAudit({ type: "nonce.completed", nonceId: id }, { limit: 10 })).items)
+      .toHaveLength(1);
+    const [done] = (await h.ctx.store.listAudit({ type: "nonce.completed", nonceId: id }, { limit: 10 })).items;
+    expect(done!.request).toMatchObject({ status: 502, bytes: 0, path: "/v1/x" });
+  });
+
+  it("a failing completion write is counted, not thrown", async () => {
+    const { h, token } = await setup();
+    const orig = h.ctx.store.appendAudit.bind(h.ctx.store);
+    h.ctx.store.appendAudit = async () => {
+      throw new Error("audit down");
+    };
+    const r = await h.request("/v1/x", { headers: bearer(token) });
+    expect(r.status).toBe(200);
+    await expect.poll(async () => (await h.ctx.metrics.auditWriteFailures.get()).values[0]?.value).toBe(1);
+    h.ctx.store.appendAudit = orig;
+    await stillServes(h, token);
+  });
+});

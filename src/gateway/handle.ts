@@ -209,13 +209,16 @@ export function createHandler(ctx: AppContext, caches: GatewayCaches, forwarder:
       if (res.destroyed) return;
       const failure = upstreamFailure(e);
       ctx.log.warn({ err: errName(e), request_id: f.requestId, service: f.service }, "gateway upstream failed");
-      return reject(f, failure.code, failure.message);
+      reject(f, failure.code, failure.message);
+      // The use was counted and audited as nonce.used: close it with the outcome the agent saw.
+      return completed(f, res.statusCode, 0);
     }
     m.gatewayUpstreamSeconds.observe({ service: f.service }, (performance.now() - sentAt) / 1000);
     const relayed = await relayResponse(upstream, res, f.method, needles);
     if (relayed.unsupportedEncoding) {
       m.secretsScrubbed.inc({ service: f.service, action: "blocked" });
-      return reject(f, "upstream_error", "the upstream used a content-encoding the gateway cannot inspect");
+      reject(f, "upstream_error", "the upstream used a content-encoding the gateway cannot inspect");
+      return completed(f, res.statusCode, 0);
     }
     if (relayed.scrubbed > 0) m.secretsScrubbed.inc({ service: f.service, action: "redacted" }, relayed.scrubbed);
     m.gatewayRequests.inc({ service: f.service, outcome: "forwarded" });
