@@ -153,6 +153,12 @@ describe("agent-nonce serve + client commands", () => {
     expect(list.out).not.toContain(key);
   });
 
+  it("service templates lists the built-in templates", async () => {
+    const r = await cli("service", "templates");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^stripe\s+https:\/\/api\.stripe\.com\s+bearer\s+read:customers,/m);
+  });
+
   it("an unknown nonce is `error: nonce_not_found` and exit 1", async () => {
     const r = await cli("nonce", "show", `nce_${"0".repeat(26)}`);
     expect(r.code).toBe(1);

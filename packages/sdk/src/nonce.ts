@@ -1,9 +1,18 @@
+import { AgentNonceError } from "./errors.js";
 import type { FetchLike } from "./http.js";
 import { asyncDispose } from "./polyfill.js";
 import type { Wire } from "./wire.js";
 import { date } from "./wire.js";
 
 const inspectCustom = Symbol.for("nodejs.util.inspect.custom");
+
+function parseUrl(v: unknown): URL | null {
+  try {
+    return typeof v === "string" ? new URL(v) : null;
+  } catch {
+    return null;
+  }
+}
 
 /** What a handle needs from its client: revoking by id. */
 export type RevokeById = (id: string) => Promise<void>;
@@ -42,11 +51,12 @@ export class Nonce {
     this.#token = w.nonce;
     this.#revokeById = deps.revoke;
     this.#fetch = deps.fetch;
-    const gw = new URL(w.gateway_url);
-    this.gatewayUrl = gw.origin + gw.pathname.replace(/\/+$/, "");
-    this.gatewayProtocol = gw.protocol === "https:" ? "https" : "http";
-    this.gatewayHost = gw.hostname.replace(/^\[(.*)\]$/, "$1");
-    this.gatewayPort = gw.port ? Number(gw.port) : this.gatewayProtocol === "https" ? 443 : 80;
+    // A nonce that was issued must reach the caller (so it can be revoked) even if gateway_url is unusable.
+    const gw = parseUrl(w.gateway_url);
+    this.gatewayUrl = gw ? gw.origin + gw.pathname.replace(/\/+$/, "") : "";
+    this.gatewayProtocol = gw?.protocol === "https:" ? "https" : "http";
+    this.gatewayHost = gw ? gw.hostname.replace(/^\[(.*)\]$/, "$1") : "";
+    this.gatewayPort = gw?.port ? Number(gw.port) : this.gatewayProtocol === "https" ? 443 : 80;
   }
 
   /** The `an_…` token. Give it to the agent (or an official SDK as its API key); never log it. */
@@ -63,6 +73,9 @@ export class Nonce {
    * `Authorization: Bearer`. Returns the raw Response; gateway rejections carry `X-Agent-Nonce-Error`.
    */
   fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    if (!this.gatewayUrl) {
+      return Promise.reject(new AgentNonceError("invalid_request", "the server returned no usable gateway_url"));
+    }
     const headers = new Headers(init.headers);
     headers.set("authorization", `Bearer ${this.#token}`);
     const url = `${this.gatewayUrl}${path.startsWith("/") ? path : `/${path}`}`;

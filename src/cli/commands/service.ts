@@ -101,6 +101,22 @@ export function registerService(program: Command, io: CliIo): void {
     });
 
   service
+    .command("templates")
+    .description("list the built-in templates and their scope catalogs")
+    .option("--json", "print the API's JSON")
+    .action(async (o: { json?: boolean }) => {
+      const an = clientFromEnv(io);
+      if (o.json) return printJson(io.stdout, await an.request("GET", "/v1/templates"));
+      const rows = (await an.templates.list()).map((t) => [
+        t.name,
+        t.upstream,
+        t.auth.type,
+        Object.keys(t.scopes).join(","),
+      ]);
+      println(io.stdout, table(["NAME", "UPSTREAM", "AUTH", "SCOPES"], rows));
+    });
+
+  service
     .command("rm <name>")
     .description("delete a service")
     .action(async (name: string) => {
