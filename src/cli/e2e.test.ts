@@ -125,7 +125,7 @@ describe("agent-nonce serve + client commands", () => {
     expect(await cli("nonce", "revoke", n.id as string)).toEqual({ code: 0, out: `revoked ${n.id}\n`, err: "" });
     expect(JSON.parse((await cli("nonce", "show", n.id as string, "--json")).out).status).toBe("revoked");
 
-    const audit = await cli("audit", "query", "--task", "sync-42");
+    const audit = await cli("audit", "query", "--task", "sync-42", "--limit", "1", "--all");
     expect(audit.code).toBe(0);
     expect(audit.out).toMatch(/nonce\.issued\s+billing-bot\s+sync-42/);
     expect(audit.out).toMatch(/nonce\.revoked/);

@@ -17,8 +17,24 @@ function redactOptionValues(message: string): string {
   return message.replace(/'(--?[A-Za-z0-9-]+)=[^']*'/g, "'$1=…'");
 }
 
+/**
+ * Second line of defence for stderr: messages are not supposed to carry credentials, but a database URL with a
+ * password or a token pasted into the wrong flag must not be printed back if one ever does.
+ */
+export function redactSecrets(line: string): string {
+  return line
+    .replace(/(\w+:\/\/[^:/@\s]+:)[^@\s]+@/g, "$1…@")
+    .replace(/\b(an|ank)_[0-9A-Za-z]{20,}/g, "$1_…")
+    .replace(/\b(sk|rk|pk)_(live|test)_[0-9A-Za-z_]+/g, "$1_$2_…");
+}
+
 /** Maps any failure to one stderr line `error: <code>: <message>` and an exit status. Never a stack trace. */
 export function describeError(e: unknown): { line: string; exitCode: number } {
+  const d = describe(e);
+  return { line: redactSecrets(d.line), exitCode: d.exitCode };
+}
+
+function describe(e: unknown): { line: string; exitCode: number } {
   if (e instanceof CommanderError) {
     const msg = redactOptionValues(e.message.replace(/^error:\s*/i, ""));
     return { line: `error: invalid_request: ${msg}`, exitCode: 2 };

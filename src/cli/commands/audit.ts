@@ -40,12 +40,20 @@ export function registerAudit(program: Command, io: CliIo): void {
     .option("--until <time>", "ISO 8601 time")
     .option("--limit <n>", "page size", positiveInt)
     .option("--cursor <cursor>", "continue from a previous page")
-    .option("--json", "print the API's JSON")
-    .action(async (o: AuditListParams & { json?: boolean }) => {
+    .option("--all", "follow every page")
+    .option("--json", "print the API's JSON (one page)")
+    .action(async (o: AuditListParams & { json?: boolean; all?: boolean }) => {
       const an = clientFromEnv(io);
-      const { json, ...filters } = o;
+      const { json, all, ...filters } = o;
       if (json) return printJson(io.stdout, await an.request("GET", "/v1/audit", { query: { ...filters } }));
-      const page = await an.audit.list(filters);
+      let page: { events: AuditEvent[]; nextCursor: string | null };
+      if (all) {
+        const events: AuditEvent[] = [];
+        for await (const e of an.audit.iterate(filters)) events.push(e);
+        page = { events, nextCursor: null };
+      } else {
+        page = await an.audit.list(filters);
+      }
       println(io.stdout, auditTable(page.events));
       if (page.nextCursor) println(io.stderr, `more: --cursor ${page.nextCursor}`);
     });

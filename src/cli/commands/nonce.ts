@@ -24,6 +24,7 @@ interface ListOpts {
   status?: NonceStatus;
   limit?: number;
   cursor?: string;
+  all?: boolean;
   json?: boolean;
 }
 
@@ -114,12 +115,20 @@ export function registerNonce(program: Command, io: CliIo): void {
     .addOption(new Option("--status <status>").choices(["active", "expired", "revoked", "exhausted"]))
     .option("--limit <n>", "page size", positiveInt)
     .option("--cursor <cursor>", "continue from a previous page")
-    .option("--json", "print the API's JSON")
+    .option("--all", "follow every page")
+    .option("--json", "print the API's JSON (one page)")
     .action(async (o: ListOpts) => {
       const an = clientFromEnv(io);
-      const { json, ...filters } = o;
+      const { json, all, ...filters } = o;
       if (json) return printJson(io.stdout, await an.request("GET", "/v1/nonces", { query: { ...filters } }));
-      const page = await an.nonces.list(filters as NonceListParams);
+      let page: { nonces: NonceInfo[]; nextCursor: string | null };
+      if (all) {
+        const nonces: NonceInfo[] = [];
+        for await (const n of an.nonces.iterate(filters as NonceListParams)) nonces.push(n);
+        page = { nonces, nextCursor: null };
+      } else {
+        page = await an.nonces.list(filters as NonceListParams);
+      }
       const rows = page.nonces.map((n) => [
         n.id,
         n.service,
