@@ -12,9 +12,9 @@ import type { MasterKeys } from "../core/crypto.js";
 import { createSqliteStore } from "../store/sqlite.js";
 import type { Store } from "../store/store.js";
 
-export type TestContext = AppContext & {
-  /** The ManualClock when none was passed in (so tests can move time). */
-  readonly clock: Clock;
+export type TestContext<C extends Clock = ManualClock> = Omit<AppContext, "clock"> & {
+  /** A ManualClock unless another clock was passed in, so tests can move time without casts. */
+  readonly clock: C;
   /** Temp data dir (removed by close()). */
   readonly dataDir: string;
   close(): Promise<void>;
@@ -24,9 +24,9 @@ export type TestContext = AppContext & {
  * A real AppContext for tests: a migrated SQLite store in a fresh temp dir (unless `store` is given, which the
  * caller then owns and closes), a random master key (version 1), ManualClock, silent logger, own metrics registry.
  */
-export async function testContext(
-  opts: { store?: Store; clock?: Clock; config?: Partial<ConfigInput> } = {},
-): Promise<TestContext> {
+export async function testContext<C extends Clock = ManualClock>(
+  opts: { store?: Store; clock?: C; config?: Partial<ConfigInput> } = {},
+): Promise<TestContext<C>> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "agent-nonce-test-"));
   let store = opts.store;
   const owned = store === undefined;
@@ -41,7 +41,7 @@ export async function testContext(
       config: loadConfig({ flags: { dataDir, logLevel: "silent", ...opts.config } }),
       store: s,
       masterKeys,
-      clock: opts.clock ?? new ManualClock(),
+      clock: opts.clock ?? (new ManualClock() as Clock as C),
       log: createLogger("silent"),
       metrics: createMetrics({ defaultMetrics: false }),
       events: new AppEvents(),

@@ -54,7 +54,7 @@ function hostOf(url: string): string {
 }
 
 const pgError = await probe(TEST_DATABASE_URL);
-const inCi = Boolean(process.env.CI);
+const inCi = !["", "0", "false", undefined].includes(process.env.CI?.toLowerCase());
 if (pgError !== null && !inCi) {
   console.warn(
     `\n!!! PostgreSQL at ${hostOf(TEST_DATABASE_URL)} is unreachable (${pgError}).\n` +
