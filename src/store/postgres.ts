@@ -2,6 +2,7 @@ import { type CompiledQuery, Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { AppError } from "../core/errors.js";
 import type { NonceRecord } from "../core/types.js";
+import { rejectReason, serviceAuditType } from "./outcomes.js";
 import { audited, inTransaction, migratePostgres, scrub } from "./postgres-tx.js";
 import { listAuditQuery, listNoncesQuery, revokeNoncesQuery, scanAuditQuery } from "./queries.js";
 import {
@@ -17,7 +18,6 @@ import {
   serviceToRow,
 } from "./rows.js";
 import type { ApiKeyRow, AuditRow, Database, NonceRow, ServiceRow } from "./schema.js";
-import { rejectReason, serviceAuditType } from "./shared.js";
 import type { Store } from "./store.js";
 
 const INT8 = 20;
