@@ -8,6 +8,7 @@ import type { AuditDraft, AuditType, NonceRecord } from "../core/types.js";
 import type { RejectReason } from "../store/store.js";
 import type { GatewayCaches, NonceInfo } from "./caches.js";
 import { canonicalizeTarget } from "./canonical-path.js";
+import type { CompletionLog } from "./completion-log.js";
 import { extractNonce } from "./credentials-carrier.js";
 import { GatewayReject, sendError } from "./errors.js";
 import { BodyLimit, type Forwarder, upstreamFailure } from "./forward.js";
@@ -38,7 +39,12 @@ interface Flow {
   nonce: NonceInfo | null;
 }
 
-export function createHandler(ctx: AppContext, caches: GatewayCaches, forwarder: Forwarder) {
+export function createHandler(
+  ctx: AppContext,
+  caches: GatewayCaches,
+  forwarder: Forwarder,
+  completions: CompletionLog,
+) {
   const cfg = ctx.config.gateway;
   const m = ctx.metrics;
   const inflight = new Map<string, number>();
@@ -225,7 +231,7 @@ export function createHandler(ctx: AppContext, caches: GatewayCaches, forwarder:
     completed(f, relayed.status, relayed.bytes);
   }
 
-  /** The `nonce.completed` event is written after the response, off the response path; a failure is counted. */
+  /** The `nonce.completed` event is queued after the response (batched, off the response path; see CompletionLog). */
   function completed(f: Flow, status: number, bytes: number): void {
     if (!f.nonce) return;
     const d = draft(f, "nonce.completed", f.nonce, null);
@@ -238,10 +244,7 @@ export function createHandler(ctx: AppContext, caches: GatewayCaches, forwarder:
       duration_ms: Math.round((performance.now() - f.started) * 1000) / 1000,
       bytes,
     };
-    ctx.store.appendAudit([d]).catch((e: unknown) => {
-      m.auditWriteFailures.inc();
-      ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway completion audit failed");
-    });
+    completions.push(d);
   }
 
   return function handle(req: IncomingMessage, res: ServerResponse): void {

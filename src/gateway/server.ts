@@ -4,6 +4,7 @@ import type { Socket } from "node:net";
 import type { AppContext } from "../app/context.js";
 import { newId } from "../core/ids.js";
 import { GatewayCaches } from "./caches.js";
+import { CompletionLog } from "./completion-log.js";
 import { writeRawError } from "./errors.js";
 import { createForwarder } from "./forward.js";
 import { createHandler } from "./handle.js";
@@ -32,7 +33,8 @@ export function createGatewayServer(
   const cfg = ctx.config.gateway;
   const caches = new GatewayCaches(ctx);
   const forwarder = createForwarder(cfg);
-  const handler = createHandler(ctx, caches, forwarder);
+  const completions = new CompletionLog(ctx);
+  const handler = createHandler(ctx, caches, forwarder, completions);
   const options: http.ServerOptions = {
     maxHeaderSize: cfg.maxHeaderBytes,
     insecureHTTPParser: false,
@@ -70,6 +72,7 @@ export function createGatewayServer(
     server,
     async close() {
       caches.dispose();
+      await completions.flush();
       await forwarder.close();
     },
   };
