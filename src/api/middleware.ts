@@ -1,4 +1,5 @@
-import type { MiddlewareHandler } from "hono";
+import type { IncomingMessage } from "node:http";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { routePath } from "hono/route";
 import { authenticate } from "../app/auth.js";
@@ -14,10 +15,12 @@ export function requestContext(ctx: AppContext): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const requestId = newId("req", ctx.clock.now());
     c.set("requestId", requestId);
+    // Set before the response exists: every response built on this context (errors included) carries it, and
+    // touching a finished response's headers would force @hono/node-server off its fast path.
+    c.header("X-Request-Id", requestId);
     try {
       await next();
     } finally {
-      c.header("X-Request-Id", requestId);
       // The matched route pattern (bounded cardinality), never the raw path.
       const route = routePath(c, -1);
       ctx.metrics.apiRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
@@ -38,9 +41,49 @@ export function requireApiKey(ctx: AppContext): MiddlewareHandler<ApiEnv> {
   };
 }
 
-export function limitBody(): MiddlewareHandler<ApiEnv> {
-  return bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: (c) => errorResponse(c as never, "payload_too_large", "request body is larger than 64 KiB"),
+function tooLarge(c: Context<ApiEnv>) {
+  c.header("Connection", "close");
+  return errorResponse(c, "payload_too_large", "request body is larger than 64 KiB");
+}
+
+/** Reads the whole body from the socket, or null once it exceeds `max` bytes. */
+function readIncoming(incoming: IncomingMessage, max: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        incoming.off("data", onData);
+        resolve(null);
+      } else chunks.push(chunk);
+    };
+    incoming.on("data", onData);
+    incoming.once("end", () => resolve(Buffer.concat(chunks, size)));
+    incoming.once("error", reject);
   });
+}
+
+/**
+ * The 64 KiB body limit. On node:http the body is read straight from the IncomingMessage (with the limit
+ * enforced while reading) and handed to Hono's body cache: building a WHATWG Request and stream per request
+ * cost more than the rest of issuance. In-process (`app.request`) it is Hono's own bodyLimit.
+ */
+export function limitBody(): MiddlewareHandler<ApiEnv> {
+  const fallback = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => tooLarge(c as Context<ApiEnv>) });
+  return async (c, next) => {
+    const incoming = c.env?.incoming;
+    if (!incoming) return fallback(c, next);
+    const method = c.req.method;
+    if (method === "GET" || method === "HEAD") return next();
+    const declared = c.req.header("content-length");
+    if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) return tooLarge(c);
+    const body = await readIncoming(incoming, MAX_BODY_BYTES);
+    if (body === null) return tooLarge(c);
+    // If anything still builds a WHATWG Request, @hono/node-server uses rawBody instead of the consumed stream.
+    (incoming as IncomingMessage & { rawBody?: Buffer }).rawBody = body;
+    // Hono's type says values, its runtime holds promises (see HonoRequest#cachedBody).
+    (c.req.bodyCache as Record<string, unknown>).text = Promise.resolve(body.toString("utf8"));
+    return next();
+  };
 }

@@ -48,6 +48,43 @@ describe("createApiServer over a real socket", () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("payload_too_large");
   });
 
+  it("enforces the limit while streaming a chunked body that declares no length", async () => {
+    const chunk = new TextEncoder().encode("x".repeat(16 * 1024));
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 8) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const res = await fetch(`${base}/v1/nonces`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${h.adminKey}`, "content-type": "application/json" },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    expect(res.status).toBe(413);
+  });
+
+  it("parses a body read from the socket: valid JSON issues, malformed JSON is 400", async () => {
+    const headers = { authorization: `Bearer ${h.adminKey}`, "content-type": "application/json" };
+    const bad = await fetch(`${base}/v1/nonces`, { method: "POST", headers, body: '{"service":' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("invalid_request");
+    const noType = await fetch(`${base}/v1/nonces`, {
+      method: "POST",
+      headers: { authorization: headers.authorization },
+      body: JSON.stringify({ service: "stripe", scope: "read:customers", agent: "a" }),
+    });
+    expect(noType.status).toBe(400);
+    const ok = await fetch(`${base}/v1/nonces/revoke`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ task: "none" }),
+    });
+    expect(await ok.json()).toEqual({ revoked: 0 });
+  });
+
   it("serves /healthz unauthenticated and close() stops listening", async () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     await api.close();
