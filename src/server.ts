@@ -56,7 +56,7 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
   try {
     await store.migrate();
     const adminKey = await ensureAdminKey(store, config, clock);
-    const ctx: AppContext = {
+    let ctx: AppContext = {
       config,
       store,
       masterKeys,
@@ -70,17 +70,20 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
         ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }
         : undefined;
 
-    let apiUrl: string | null = null;
+    // The gateway listens first so that, with port 0, the control plane advertises the port actually bound.
     let gatewayUrl: string | null = null;
-    if (config.role !== "gateway") {
-      const api = createApiServer(ctx, tls ? { tls } : {});
-      closers.push(api.close);
-      apiUrl = urlFor(Boolean(tls), config.host, await listen(api.server, config.apiPort, config.host));
-    }
     if (config.role !== "api") {
       const gw = createGatewayServer(ctx, tls ? { tls } : {});
       closers.push(gw.close);
       gatewayUrl = urlFor(Boolean(tls), config.host, await listen(gw.server, config.gatewayPort, config.host));
+      if (!config.publicGatewayUrl)
+        ctx = { ...ctx, config: Object.freeze({ ...config, publicGatewayUrl: gatewayUrl }) };
+    }
+    let apiUrl: string | null = null;
+    if (config.role !== "gateway") {
+      const api = createApiServer(ctx, tls ? { tls } : {});
+      closers.push(api.close);
+      apiUrl = urlFor(Boolean(tls), config.host, await listen(api.server, config.apiPort, config.host));
     }
 
     const cleanup = setInterval(() => {

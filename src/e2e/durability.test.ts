@@ -29,7 +29,12 @@ describe("durability across kill -9 (SQLite, real process)", () => {
   it("keeps every acknowledged nonce and its audit row", async () => {
     const first = await serve(dataDir, { AGENT_NONCE_ADMIN_KEY: adminKey });
     const an = new AgentNonce({ baseUrl: first.apiUrl, apiKey: adminKey });
-    await an.services.put("echo", { upstream: upstream.url, insecureUpstream: true, auth: { type: "bearer" }, scopes: { read: ["GET /**"] } });
+    await an.services.put("echo", {
+      upstream: upstream.url,
+      insecureUpstream: true,
+      auth: { type: "bearer" },
+      scopes: { read: ["GET /**"] },
+    });
     await an.services.setCredential("echo", secret);
 
     // Issue continuously and kill -9 while requests are in flight.
@@ -38,7 +43,13 @@ describe("durability across kill -9 (SQLite, real process)", () => {
     const workers = Array.from({ length: 8 }, async () => {
       while (!stop) {
         try {
-          const n = await an.nonces.create({ service: "echo", scope: "read", agent: "durable-bot", task: "kill9", ttl: "10m" });
+          const n = await an.nonces.create({
+            service: "echo",
+            scope: "read",
+            agent: "durable-bot",
+            task: "kill9",
+            ttl: "10m",
+          });
           acknowledged.push({ id: n.id, nonce: n.nonce });
         } catch {
           return; // the server is gone

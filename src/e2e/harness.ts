@@ -54,12 +54,22 @@ async function createDatabase(): Promise<{ url: string; drop(): Promise<void> }>
   };
 }
 
-export async function startE2e(dialect: "sqlite" | "postgres", opts: { clock?: Clock; dataDir?: string } = {}): Promise<E2eServer> {
+export async function startE2e(
+  dialect: "sqlite" | "postgres",
+  opts: { clock?: Clock; dataDir?: string } = {},
+): Promise<E2eServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), "an-e2e-"));
   const db = dialect === "postgres" ? await createDatabase() : null;
   const adminApiKey = generateToken("ank");
   const config = loadConfig({
-    flags: { dataDir, apiPort: 0, gatewayPort: 0, logLevel: "silent", adminKey: adminApiKey, ...(db ? { databaseUrl: db.url } : {}) },
+    flags: {
+      dataDir,
+      apiPort: 0,
+      gatewayPort: 0,
+      logLevel: "silent",
+      adminKey: adminApiKey,
+      ...(db ? { databaseUrl: db.url } : {}),
+    },
   });
   const running = await startServer(config, {
     log: createLogger("silent"),

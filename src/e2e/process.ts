@@ -35,13 +35,31 @@ export interface ServeProcess {
   stop(): Promise<void>;
 }
 
-export async function serve(dataDir: string, env: Record<string, string>, extraArgs: string[] = []): Promise<ServeProcess> {
+export async function serve(
+  dataDir: string,
+  env: Record<string, string>,
+  extraArgs: string[] = [],
+): Promise<ServeProcess> {
   assertBuilt();
   const [apiPort, gatewayPort] = [await freePort(), await freePort()];
   const child = spawn(
     process.execPath,
-    [BIN, "serve", "--data-dir", dataDir, "--api-port", String(apiPort), "--gateway-port", String(gatewayPort), ...extraArgs],
-    { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? "", AGENT_NONCE_LOG_LEVEL: "warn", ...env }, stdio: ["ignore", "pipe", "pipe"] },
+    [
+      BIN,
+      "serve",
+      "--data-dir",
+      dataDir,
+      "--api-port",
+      String(apiPort),
+      "--gateway-port",
+      String(gatewayPort),
+      ...extraArgs,
+    ],
+    {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? "", AGENT_NONCE_LOG_LEVEL: "warn", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
   );
   let out = "";
   child.stdout?.on("data", (d: Buffer) => {
