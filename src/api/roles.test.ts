@@ -61,6 +61,13 @@ describe("issuer policy", () => {
     expect(r.body.max_uses).toBe(20);
   });
 
+  it("an omitted ttl is capped at the policy's max_ttl", async () => {
+    const short = await h.createKey("issuer", { allow: [{ service: "stripe", scopes: ["*"], max_ttl: "1m" }] });
+    const r = await issueAs(short.key);
+    expect(r.status).toBe(201);
+    expect(Date.parse(r.body.expires_at) - h.clock.now()).toBe(60_000);
+  });
+
   it.each([
     ["service_not_allowed", { service: "stripe2" }],
     ["scope_not_allowed", { scope: ["read:customers", "write:customers"] }],

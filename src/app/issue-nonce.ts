@@ -55,7 +55,7 @@ export async function issueNonce(
 
   const role = caller.key.role;
   if (role !== "admin" && role !== "issuer") return deny("role_not_allowed", "this API key may not issue nonces");
-  const ttlMs = resolveTtl(input.ttl, {
+  let ttlMs = resolveTtl(input.ttl, {
     defaultMs: ctx.config.ttl.default,
     minMs: ctx.config.ttl.min,
     maxMs: ctx.config.ttl.max,
@@ -68,10 +68,12 @@ export async function issueNonce(
       service: input.service,
       scopes,
       ttlMs,
+      ttlDefaulted: input.ttl === undefined,
       maxUses,
       agent: input.agent,
     });
     if (!d.ok) return deny(d.reason, d.message);
+    ttlMs = d.ttlMs;
     maxUses = d.maxUses;
     allowRoutes = d.allowRoutes;
   }

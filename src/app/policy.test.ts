@@ -22,8 +22,13 @@ const ask = (over: Partial<Parameters<typeof checkIssuerPolicy>[1]> = {}) => ({
 
 describe("checkIssuerPolicy", () => {
   it("admits a request inside a rule and defaults max_uses to the rule's maximum", () => {
-    expect(checkIssuerPolicy(policy, ask())).toEqual({ ok: true, maxUses: 50, allowRoutes: false });
-    expect(checkIssuerPolicy(policy, ask({ maxUses: 7 }))).toEqual({ ok: true, maxUses: 7, allowRoutes: false });
+    expect(checkIssuerPolicy(policy, ask())).toEqual({ ok: true, ttlMs: 300_000, maxUses: 50, allowRoutes: false });
+    expect(checkIssuerPolicy(policy, ask({ maxUses: 7 }))).toEqual({
+      ok: true,
+      ttlMs: 300_000,
+      maxUses: 7,
+      allowRoutes: false,
+    });
   });
 
   it("leaves max_uses unlimited when the rule sets none", () => {
@@ -46,13 +51,21 @@ describe("checkIssuerPolicy", () => {
     if (!d.ok) expect(d.message.length).toBeGreaterThan(0);
   });
 
+  it("shortens a defaulted ttl to the rule's max_ttl instead of denying; an explicit one is denied", () => {
+    expect(checkIssuerPolicy(policy, ask({ ttlMs: 3_600_000, ttlDefaulted: true }))).toMatchObject({
+      ok: true,
+      ttlMs: 600_000,
+    });
+    expect(checkIssuerPolicy(policy, ask({ ttlMs: 3_600_000 }))).toMatchObject({ ok: false });
+  });
+
   it("admits a ttl exactly at the policy maximum", () => {
     expect(checkIssuerPolicy(policy, ask({ ttlMs: 600_000 })).ok).toBe(true);
   });
 
   it("allows raw routes only under a rule with allow_routes", () => {
     const d = checkIssuerPolicy(policy, ask({ service: "internal", scopes: ["GET /v1/things/{id}", "read:things"] }));
-    expect(d).toEqual({ ok: true, maxUses: null, allowRoutes: true });
+    expect(d).toEqual({ ok: true, ttlMs: 300_000, maxUses: null, allowRoutes: true });
   });
 
   it("a wildcard scope rule does not admit raw routes", () => {

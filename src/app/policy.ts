@@ -22,12 +22,14 @@ export interface IssueAsk {
   /** Catalog names and/or raw route patterns, as requested. */
   scopes: readonly string[];
   ttlMs: number;
+  /** True when the caller gave no ttl: a rule's lower max_ttl then shortens it instead of denying. */
+  ttlDefaulted?: boolean;
   maxUses: number | null;
   agent: string;
 }
 
 export type PolicyDecision =
-  | { ok: true; maxUses: number | null; allowRoutes: boolean }
+  | { ok: true; ttlMs: number; maxUses: number | null; allowRoutes: boolean }
   | { ok: false; reason: DenyReason; message: string };
 
 /** `*` matches any run of characters (including none); everything else is literal. */
@@ -70,7 +72,9 @@ function checkRule(rule: IssuerPolicyRule, ask: IssueAsk): PolicyDecision {
     }
   }
   const maxTtl = ruleTtlMs(rule);
-  if (maxTtl !== null && ask.ttlMs > maxTtl) {
+  let ttlMs = ask.ttlMs;
+  if (maxTtl !== null && ttlMs > maxTtl && ask.ttlDefaulted === true && maxTtl > 0) ttlMs = maxTtl;
+  if (maxTtl !== null && ttlMs > maxTtl) {
     return {
       ok: false,
       reason: "ttl_exceeds_policy",
@@ -88,7 +92,7 @@ function checkRule(rule: IssuerPolicyRule, ask: IssueAsk): PolicyDecision {
       };
     }
   }
-  return { ok: true, maxUses, allowRoutes: rule.allow_routes === true };
+  return { ok: true, ttlMs, maxUses, allowRoutes: rule.allow_routes === true };
 }
 
 /**
