@@ -2,6 +2,7 @@ import type { ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import type { Dispatcher } from "undici";
+import { GatewayReject } from "./errors.js";
 import { HOP_BY_HOP_RESPONSE } from "./headers.js";
 import { headerLeaks, Scrubber } from "./scrub.js";
 
@@ -77,7 +78,7 @@ export function relayResponse(
   const noBody = method === "HEAD" || status === 204 || status === 304;
   if (noBody) {
     body.resume();
-    res.writeHead(status, out);
+    writeHead(res, status, out, body);
     res.end();
     return Promise.resolve({ status, bytes: 0, scrubbed });
   }
@@ -89,7 +90,7 @@ export function relayResponse(
   }
   if (decoder) delete out["content-encoding"];
   delete out["content-length"];
-  res.writeHead(status, out);
+  writeHead(res, status, out, body);
 
   const scrubber = new Scrubber(needles);
   const source: Readable = decoder ? body.pipe(decoder as unknown as NodeJS.WritableStream & Readable) : body;
@@ -134,3 +135,13 @@ export function relayResponse(
 }
 
 function noop(): void {}
+
+/** node re-validates every header; anything it refuses (never expected from llhttp-parsed input) is a 502. */
+function writeHead(res: ServerResponse, status: number, headers: Record<string, string | string[]>, body: Readable) {
+  try {
+    res.writeHead(status, headers);
+  } catch {
+    body.destroy();
+    throw new GatewayReject("upstream_error", "the upstream sent a response the gateway cannot relay");
+  }
+}
