@@ -18,6 +18,7 @@ import {
   serviceToRow,
 } from "./rows.js";
 import type { ApiKeyRow, AuditRow, Database, NonceRow, ServiceRow } from "./schema.js";
+import { groupCommit } from "./sqlite-batch.js";
 import { migrateSqlite, openSqlite, restrictSidecars } from "./sqlite-open.js";
 import { prepare } from "./sqlite-statements.js";
 import type { ConsumeResult, Store } from "./store.js";
@@ -25,7 +26,8 @@ import type { ConsumeResult, Store } from "./store.js";
 /**
  * SQLite dialect (better-sqlite3). Every write transaction is synchronous (`db.transaction(...).immediate()`):
  * nothing else can run on this connection in the middle of one, so the audit chain head needs no other lock,
- * and IMMEDIATE makes a second process wait (busy_timeout) rather than fail. kysely builds the filtered
+ * and IMMEDIATE makes a second process wait (busy_timeout) rather than fail. The per-request writes (consume,
+ * issue, audit append) are group-committed (sqlite-batch.ts). kysely builds the filtered
  * queries and runs the plain reads; hot paths use statements prepared once.
  */
 export async function createSqliteStore(opts: { filename: string; synchronous?: "NORMAL" | "FULL" }): Promise<Store> {
@@ -56,28 +58,28 @@ export async function createSqliteStore(opts: { filename: string; synchronous?: 
     return (...args: A): R => t.immediate(...args);
   };
 
-  const consume = tx(
-    (
-      hash: Buffer,
-      now: number,
-      onOk: (n: NonceRecord) => AuditDraft,
-      onReject: Parameters<Store["consumeNonce"]>[3],
-    ): ConsumeResult => {
-      const s = S();
-      const used = s.consume.get(hash, now) as NonceRow | undefined;
-      if (used) {
-        const nonce = nonceFromRow(used);
-        append([onOk(nonce)]);
-        return { ok: true, nonce };
-      }
-      const row = s.nonceByHash.get(hash) as NonceRow | undefined;
-      const nonce = row ? nonceFromRow(row) : null;
-      const reason = rejectReason(nonce, now);
-      const draft = onReject(reason, nonce);
-      if (draft) append([draft]);
-      return { ok: false, reason, nonce };
-    },
-  );
+  const batch = groupCommit(db);
+
+  const consume = (
+    hash: Buffer,
+    now: number,
+    onOk: (n: NonceRecord) => AuditDraft,
+    onReject: Parameters<Store["consumeNonce"]>[3],
+  ): ConsumeResult => {
+    const s = S();
+    const used = s.consume.get(hash, now) as NonceRow | undefined;
+    if (used) {
+      const nonce = nonceFromRow(used);
+      append([onOk(nonce)]);
+      return { ok: true, nonce };
+    }
+    const row = s.nonceByHash.get(hash) as NonceRow | undefined;
+    const nonce = row ? nonceFromRow(row) : null;
+    const reason = rejectReason(nonce, now);
+    const draft = onReject(reason, nonce);
+    if (draft) append([draft]);
+    return { ok: false, reason, nonce };
+  };
 
   const store: Store = {
     dialect: "sqlite",
@@ -88,7 +90,9 @@ export async function createSqliteStore(opts: { filename: string; synchronous?: 
     },
 
     async close() {
-      if (db.open) db.close();
+      if (!db.open) return;
+      batch.flush();
+      db.close();
     },
 
     async ping() {
@@ -197,7 +201,10 @@ export async function createSqliteStore(opts: { filename: string; synchronous?: 
     },
 
     async insertNonce(n, audit) {
-      insertNonceTx(n, audit);
+      await batch.run(() => {
+        S().insertNonce.run(nonceToRow(n));
+        append([audit]);
+      });
     },
 
     async getNonce(id) {
@@ -216,7 +223,7 @@ export async function createSqliteStore(opts: { filename: string; synchronous?: 
     },
 
     async consumeNonce(hash, now, onOk, onReject) {
-      return consume(hash, now, onOk, onReject);
+      return batch.run(() => consume(hash, now, onOk, onReject));
     },
 
     async revokeNonce(id, now, audit) {
@@ -252,7 +259,8 @@ export async function createSqliteStore(opts: { filename: string; synchronous?: 
     },
 
     async appendAudit(drafts) {
-      return tx(() => append(drafts))();
+      if (drafts.length === 0) return [];
+      return batch.run(() => append(drafts));
     },
 
     async listAudit(filter, page) {
@@ -270,11 +278,6 @@ export async function createSqliteStore(opts: { filename: string; synchronous?: 
       return { seq: h.seq, hash: h.hash };
     },
   };
-
-  const insertNonceTx = tx((n: NonceRecord, audit: AuditDraft) => {
-    S().insertNonce.run(nonceToRow(n));
-    append([audit]);
-  });
 
   return store;
 }

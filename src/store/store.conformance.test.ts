@@ -383,6 +383,28 @@ describe.each(dialects)("store conformance ($name)", (d) => {
       expect(verifyChain(await allEvents(store))).toEqual({ ok: true, events: 2 });
     });
 
+    it("a failing write in a burst of concurrent writes rolls back only itself", async () => {
+      const n = nonce({ maxUses: 10 });
+      await put(store, n);
+      const boom = () => {
+        throw new Error("draft failed");
+      };
+      const results = await Promise.allSettled([
+        store.consumeNonce(n.tokenHash, T0 + 1, used, rejected),
+        store.consumeNonce(n.tokenHash, T0 + 1, boom, rejected),
+        store.appendAudit([draft("system.started")]),
+        store.consumeNonce(n.tokenHash, T0 + 1, used, rejected),
+        put(store, nonce()),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled", "fulfilled", "fulfilled"]);
+      expect((await store.getNonce(n.id))?.uses).toBe(2);
+      const events = await allEvents(store);
+      expect(events.map((e) => e.type).sort()).toEqual(
+        ["nonce.issued", "nonce.issued", "nonce.used", "nonce.used", "system.started"].sort(),
+      );
+      expect(verifyChain(events).ok).toBe(true);
+    });
+
     it("revokeNonce revokes once, with one event; revokeNonces by filter skips revoked and expired", async () => {
       const n = nonce();
       await put(store, n);
