@@ -15,14 +15,23 @@ interface Job {
  * request. A failing write rolls back only its savepoint; every promise settles only after the commit, so a
  * caller never acts on a write that was not durable.
  */
+const MAX_BATCH = 256;
+
 export function groupCommit(db: BetterSqlite3.Database) {
-  let queue: Job[] = [];
+  const queue: Job[] = [];
   let scheduled = false;
+
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(flush);
+  };
 
   const flush = (): void => {
     scheduled = false;
-    const jobs = queue;
-    queue = [];
+    // Bounded so one transaction never holds the event loop for long; the rest go in the next turn.
+    const jobs = queue.splice(0, MAX_BATCH);
+    if (queue.length > 0) schedule();
     if (jobs.length === 0) return;
     const outcomes: Outcome[] = [];
     try {
@@ -54,13 +63,12 @@ export function groupCommit(db: BetterSqlite3.Database) {
     run<T>(fn: () => T): Promise<T> {
       return new Promise<T>((resolve, reject) => {
         queue.push({ run: fn, resolve: resolve as (v: unknown) => void, reject });
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(flush);
-        }
+        schedule();
       });
     },
-    /** Runs whatever is queued now (before closing the database). */
-    flush,
+    /** Runs everything queued now (before closing the database). */
+    drain(): void {
+      while (queue.length > 0) flush();
+    },
   };
 }

@@ -100,4 +100,24 @@ describe("sqlite store file handling", () => {
       expect(bytes.includes(secret)).toBe(false);
     }
   });
+
+  it("group commit: bursts larger than one batch all commit in one valid chain; close() drains pending writes", async () => {
+    const file = path.join(dir, "burst.db");
+    let s = await createSqliteStore({ filename: file, synchronous: "NORMAL" });
+    await s.migrate();
+    const appended = await Promise.all(
+      Array.from({ length: 600 }, (_, i) => s.appendAudit([draft("system.started", { reason: `r${i}` })])),
+    );
+    expect(appended.map((e) => e[0]?.seq).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual(
+      Array.from({ length: 600 }, (_, i) => i + 1),
+    );
+    const pending = s.appendAudit([draft("system.started", { reason: "last" })]);
+    await s.close();
+    await expect(pending).resolves.toHaveLength(1);
+    s = await createSqliteStore({ filename: file });
+    const events = await s.scanAudit(0, 1000);
+    expect(verifyChain(events)).toEqual({ ok: true, events: 601 });
+    expect(events[600]?.reason).toBe("last");
+    await s.close();
+  });
 });

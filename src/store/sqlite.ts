@@ -91,7 +91,7 @@ export async function createSqliteStore(opts: { filename: string; synchronous?: 
 
     async close() {
       if (!db.open) return;
-      batch.flush();
+      batch.drain();
       db.close();
     },
 
