@@ -47,7 +47,7 @@ function gcmOpen(key: Buffer, iv: Buffer, tag: Buffer, ct: Buffer, additional: B
 
 function kek(keys: MasterKeys, version: number): Buffer {
   const k = keys.keys.get(version);
-  if (!k || k.length !== 32) throw new AppError("internal", `master key version ${version} is not loaded`);
+  if (k?.length !== 32) throw new AppError("internal", `master key version ${version} is not loaded`);
   return k;
 }
 
