@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { Writable } from "node:stream";
 import pg from "pg";
 import { createLogger } from "../app/logger.js";
 import { loadConfig } from "../config.js";
@@ -19,6 +20,8 @@ export const PG_ADMIN_URL = process.env.AGENT_NONCE_TEST_DATABASE_URL ?? "postgr
 export interface E2eServer extends RunningServer {
   adminApiKey: string;
   dataDir: string;
+  /** Every log line the server wrote (level debug), for "no token or secret in any log line" checks. */
+  logs(): string;
   stop(): Promise<void>;
 }
 
@@ -71,14 +74,22 @@ export async function startE2e(
       ...(db ? { databaseUrl: db.url } : {}),
     },
   });
+  let logText = "";
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logText += chunk.toString();
+      done();
+    },
+  });
   const running = await startServer(config, {
-    log: createLogger("silent"),
+    log: createLogger("debug", sink),
     ...(opts.clock ? { clock: opts.clock } : {}),
   });
   return {
     ...running,
     adminApiKey,
     dataDir,
+    logs: () => logText,
     async stop() {
       await running.close();
       await db?.drop();

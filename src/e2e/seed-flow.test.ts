@@ -55,7 +55,15 @@ describe.each([
     await an.services.setCredential("stripe", secret);
   });
 
+  const issuedTokens: string[] = [];
   afterAll(async () => {
+    if (enabled) {
+      // No token, API key or secret in any log line the server wrote during the whole flow.
+      const logs = server.logs();
+      expect(logs.length).toBeGreaterThan(0);
+      for (const needle of [secret, server.adminApiKey, ...issuedTokens]) expect(logs).not.toContain(needle);
+      expect(logs).not.toMatch(/\bat .+\.(ts|js):\d+/); // no stack traces
+    }
     await server?.stop();
     await upstream?.close();
   });
