@@ -139,3 +139,18 @@ export interface AuditEvent extends AuditDraft {
   prevHash: string;
   hash: string;
 }
+
+/**
+ * A signed statement "the chain had `events` events ending at (`seq`, `hash`) at `time`", written by one
+ * replica's audit signing key. `jws` is the compact JWS (EdDSA) of `{seq, hash, time, events}`; `publicKey` the
+ * signer's public JWK (JSON) and `kid` its RFC 7638 thumbprint, so every replica can keep its own key.
+ */
+export interface AuditCheckpoint {
+  seq: number;
+  hash: string;
+  time: number;
+  events: number;
+  kid: string;
+  publicKey: string;
+  jws: string;
+}

@@ -89,9 +89,17 @@ export async function inTransaction<T>(
   return out;
 }
 
-/** A transaction holding the audit head lock, with `append` linking drafts onto the chain. */
-export function audited<T>(pool: pg.Pool, fn: (c: pg.PoolClient, append: Append) => Promise<T>): Promise<T> {
-  return inTransaction(pool, BEGIN_LOCKED, async (c, began) => {
+/**
+ * A transaction holding the audit head lock, with `append` linking drafts onto the chain. `onCommit` receives
+ * the appended events once COMMIT succeeded.
+ */
+export async function audited<T>(
+  pool: pg.Pool,
+  fn: (c: pg.PoolClient, append: Append) => Promise<T>,
+  onCommit?: (events: AuditEvent[]) => void,
+): Promise<T> {
+  const written: AuditEvent[] = [];
+  const out = await inTransaction(pool, BEGIN_LOCKED, async (c, began) => {
     const row = began[1]?.rows[0] as { seq: number; hash: string } | undefined;
     if (!row) throw new Error("audit head is missing: run migrations");
     let head = { seq: Number(row.seq), hash: row.hash };
@@ -101,10 +109,13 @@ export function audited<T>(pool: pg.Pool, fn: (c: pg.PoolClient, append: Append)
       await c.query({ name: "an_audit_append", text: APPEND, values: appendParams(events) });
       const last = events[events.length - 1] as AuditEvent;
       head = { seq: last.seq, hash: last.hash };
+      written.push(...events);
       return events;
     };
     return fn(c, append);
   });
+  if (onCommit && written.length > 0) onCommit(written);
+  return out;
 }
 
 /**

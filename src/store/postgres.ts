@@ -2,13 +2,23 @@ import { type CompiledQuery, Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { AppError } from "../core/errors.js";
 import type { NonceRecord } from "../core/types.js";
+import { AuditListeners } from "./audit-listeners.js";
 import { rejectReason, serviceAuditType } from "./outcomes.js";
-import { audited, inTransaction, migratePostgres, scrub } from "./postgres-tx.js";
-import { listAuditQuery, listNoncesQuery, revokeNoncesQuery, scanAuditQuery } from "./queries.js";
+import { type Append, audited as auditedTx, inTransaction, migratePostgres, scrub } from "./postgres-tx.js";
+import {
+  latestCheckpointQuery,
+  listAuditQuery,
+  listCheckpointsQuery,
+  listNoncesQuery,
+  revokeNoncesQuery,
+  scanAuditQuery,
+} from "./queries.js";
 import {
   apiKeyFromRow,
   apiKeyToRow,
   auditCursor,
+  checkpointFromRow,
+  checkpointToRow,
   eventFromRow,
   nonceCursor,
   nonceFromRow,
@@ -17,7 +27,7 @@ import {
   serviceFromRow,
   serviceToRow,
 } from "./rows.js";
-import type { ApiKeyRow, AuditRow, Database, NonceRow, ServiceRow } from "./schema.js";
+import type { ApiKeyRow, AuditCheckpointRow, AuditRow, Database, NonceRow, ServiceRow } from "./schema.js";
 import type { Store } from "./store.js";
 
 const INT8 = 20;
@@ -98,6 +108,10 @@ export async function createPostgresStore(opts: {
   let closed = false;
   const run = async <R>(c: pg.PoolClient, q: CompiledQuery<R>): Promise<R[]> =>
     (await c.query(q.sql, q.parameters as unknown[])).rows as R[];
+  const listeners = new AuditListeners();
+  // Every audited transaction reports its events to onAuditCommitted listeners after COMMIT.
+  const audited = <T>(p: pg.Pool, fn: (c: pg.PoolClient, append: Append) => Promise<T>): Promise<T> =>
+    auditedTx(p, fn, (events) => listeners.emit(events));
 
   return {
     dialect: "postgres",
@@ -323,6 +337,35 @@ export async function createPostgresStore(opts: {
       const h = r.rows[0];
       if (!h) throw new Error("audit head is missing: run migrations");
       return { seq: h.seq, hash: h.hash };
+    },
+
+    onAuditCommitted(listener) {
+      return listeners.add(listener);
+    },
+
+    async insertCheckpoint(c) {
+      await k.insertInto("audit_checkpoints").values(checkpointToRow(c)).execute();
+    },
+
+    async listCheckpoints(afterSeq, limit) {
+      const rows = await listCheckpointsQuery(k, afterSeq, limit).execute();
+      return rows.map((r) => checkpointFromRow(r as AuditCheckpointRow));
+    },
+
+    async latestCheckpoint(opts) {
+      const row = await latestCheckpointQuery(k, opts).executeTakeFirst();
+      return row ? checkpointFromRow(row as AuditCheckpointRow) : undefined;
+    },
+
+    async pruneAudit(throughSeq, limit) {
+      return inTransaction(pool, "BEGIN", async (c) => {
+        const d = await c.query(
+          "DELETE FROM audit_events WHERE seq IN (SELECT seq FROM audit_events WHERE seq <= $1 ORDER BY seq LIMIT $2)",
+          [throughSeq, limit],
+        );
+        await c.query("DELETE FROM audit_checkpoints WHERE seq < $1", [throughSeq]);
+        return d.rowCount ?? 0;
+      });
     },
   };
 }

@@ -97,3 +97,24 @@ export function listAuditQuery(db: Kysely<Database>, f: AuditFilter, page: PageR
 export function scanAuditQuery(db: Kysely<Database>, afterSeq: number, limit: number) {
   return db.selectFrom("audit_events").select(AUDIT_COLUMNS).where("seq", ">", afterSeq).orderBy("seq").limit(limit);
 }
+
+export function listCheckpointsQuery(db: Kysely<Database>, afterSeq: number, limit: number) {
+  return db
+    .selectFrom("audit_checkpoints")
+    .selectAll()
+    .where("seq", ">", afterSeq)
+    .orderBy("seq")
+    .orderBy("kid")
+    .limit(limit);
+}
+
+export function latestCheckpointQuery(db: Kysely<Database>, opts: { maxSeq?: number; kids?: readonly string[] }) {
+  let q = db.selectFrom("audit_checkpoints").selectAll();
+  if (opts.maxSeq !== undefined) q = q.where("seq", "<=", opts.maxSeq);
+  if (opts.kids !== undefined) {
+    // An empty list matches nothing (kysely cannot render `IN ()`).
+    if (opts.kids.length === 0) q = q.where("kid", "=", "");
+    else q = q.where("kid", "in", [...opts.kids]);
+  }
+  return q.orderBy("seq", "desc").orderBy("kid").limit(1);
+}

@@ -2,6 +2,7 @@ import { AppError } from "../core/errors.js";
 import { isId } from "../core/ids.js";
 import type {
   ApiKeyRecord,
+  AuditCheckpoint,
   AuditDraft,
   AuditEvent,
   AuditType,
@@ -9,7 +10,7 @@ import type {
   Role,
   ServiceRecord,
 } from "../core/types.js";
-import type { ApiKeyRow, AuditRow, NonceRow, ServiceRow } from "./schema.js";
+import type { ApiKeyRow, AuditCheckpointRow, AuditRow, NonceRow, ServiceRow } from "./schema.js";
 
 /** Mapping between domain records and rows, shared by both dialects. Pure. */
 
@@ -188,6 +189,30 @@ export function eventFromRow(r: Omit<AuditRow, "issued_by" | "actor_id">): Audit
     data: parse(r.data),
     prevHash: r.prev_hash,
     hash: r.hash,
+  };
+}
+
+export function checkpointToRow(c: AuditCheckpoint): AuditCheckpointRow {
+  return {
+    seq: c.seq,
+    kid: c.kid,
+    hash: c.hash,
+    time: c.time,
+    events: c.events,
+    public_key: c.publicKey,
+    jws: c.jws,
+  };
+}
+
+export function checkpointFromRow(r: AuditCheckpointRow): AuditCheckpoint {
+  return {
+    seq: Number(r.seq),
+    kid: r.kid,
+    hash: r.hash,
+    time: Number(r.time),
+    events: Number(r.events),
+    publicKey: r.public_key,
+    jws: r.jws,
   };
 }
 

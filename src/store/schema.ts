@@ -73,10 +73,21 @@ export interface AuditHeadRow {
   hash: string;
 }
 
+export interface AuditCheckpointRow {
+  seq: number;
+  kid: string;
+  hash: string;
+  time: number;
+  events: number;
+  public_key: string;
+  jws: string;
+}
+
 export interface Database {
   services: ServiceRow;
   api_keys: ApiKeyRow;
   nonces: NonceRow;
   audit_events: AuditRow;
   audit_head: AuditHeadRow;
+  audit_checkpoints: AuditCheckpointRow;
 }

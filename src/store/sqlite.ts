@@ -1,12 +1,22 @@
 import { type CompiledQuery, Kysely, SqliteDialect } from "kysely";
 import { link } from "../core/audit-chain.js";
 import type { AuditDraft, AuditEvent, NonceRecord } from "../core/types.js";
+import { AuditListeners } from "./audit-listeners.js";
 import { rejectReason, serviceAuditType } from "./outcomes.js";
-import { listAuditQuery, listNoncesQuery, revokeNoncesQuery, scanAuditQuery } from "./queries.js";
+import {
+  latestCheckpointQuery,
+  listAuditQuery,
+  listCheckpointsQuery,
+  listNoncesQuery,
+  revokeNoncesQuery,
+  scanAuditQuery,
+} from "./queries.js";
 import {
   apiKeyFromRow,
   apiKeyToRow,
   auditCursor,
+  checkpointFromRow,
+  checkpointToRow,
   eventFromRow,
   eventToRow,
   nonceCursor,
@@ -17,7 +27,7 @@ import {
   serviceFromRow,
   serviceToRow,
 } from "./rows.js";
-import type { ApiKeyRow, AuditRow, Database, NonceRow, ServiceRow } from "./schema.js";
+import type { ApiKeyRow, AuditCheckpointRow, AuditRow, Database, NonceRow, ServiceRow } from "./schema.js";
 import { groupCommit } from "./sqlite-batch.js";
 import { migrateSqlite, openSqlite, restrictSidecars } from "./sqlite-open.js";
 import { prepare } from "./sqlite-statements.js";
@@ -42,6 +52,10 @@ export async function createSqliteStore(opts: { filename: string; synchronous?: 
 
   const all = <R>(q: CompiledQuery<R>): R[] => db.prepare(q.sql).all(...(q.parameters as unknown[])) as R[];
 
+  // Events appended by the write running now (writes are synchronous), reported to listeners after commit.
+  const listeners = new AuditListeners();
+  let written: AuditEvent[] = [];
+
   /** Links drafts onto the chain head and writes them; call only inside a write transaction. */
   const append = (drafts: readonly AuditDraft[]): AuditEvent[] => {
     if (drafts.length === 0) return [];
@@ -50,15 +64,42 @@ export async function createSqliteStore(opts: { filename: string; synchronous?: 
     for (const e of events) s.insertEvent.run(eventToRow(e));
     const last = events[events.length - 1] as AuditEvent;
     s.setHead.run(last.seq, last.hash);
+    written.push(...events);
     return events;
+  };
+
+  /** Runs one synchronous write and returns what it appended (nothing is kept if it throws). */
+  const capture = <R>(fn: () => R): { value: R; events: AuditEvent[] } => {
+    written = [];
+    try {
+      const value = fn();
+      return { value, events: written };
+    } finally {
+      written = [];
+    }
   };
 
   const tx = <A extends unknown[], R>(fn: (...args: A) => R) => {
     const t = db.transaction(fn);
-    return (...args: A): R => t.immediate(...args);
+    return (...args: A): R => {
+      const { value, events } = capture(() => t.immediate(...args));
+      listeners.emit(events);
+      return value;
+    };
   };
 
-  const batch = groupCommit(db);
+  const groupCommitter = groupCommit(db);
+  // Batched writes settle only after their transaction committed: report their events then, in job order.
+  const batch = {
+    run: <T>(fn: () => T): Promise<T> =>
+      groupCommitter
+        .run(() => capture(fn))
+        .then(({ value, events }) => {
+          listeners.emit(events);
+          return value;
+        }),
+    drain: () => groupCommitter.drain(),
+  };
 
   const consume = (
     hash: Buffer,
@@ -276,6 +317,36 @@ export async function createSqliteStore(opts: { filename: string; synchronous?: 
     async auditHead() {
       const h = S().head.get() as { seq: number; hash: string };
       return { seq: h.seq, hash: h.hash };
+    },
+
+    onAuditCommitted(listener) {
+      return listeners.add(listener);
+    },
+
+    async insertCheckpoint(c) {
+      await k.insertInto("audit_checkpoints").values(checkpointToRow(c)).execute();
+    },
+
+    async listCheckpoints(afterSeq, limit) {
+      const rows = await listCheckpointsQuery(k, afterSeq, limit).execute();
+      return rows.map((r) => checkpointFromRow(r as AuditCheckpointRow));
+    },
+
+    async latestCheckpoint(opts) {
+      const row = await latestCheckpointQuery(k, opts).executeTakeFirst();
+      return row ? checkpointFromRow(row as AuditCheckpointRow) : undefined;
+    },
+
+    async pruneAudit(throughSeq, limit) {
+      return tx(() => {
+        const n = db
+          .prepare(
+            "DELETE FROM audit_events WHERE seq IN (SELECT seq FROM audit_events WHERE seq <= ? ORDER BY seq LIMIT ?)",
+          )
+          .run(throughSeq, limit).changes;
+        db.prepare("DELETE FROM audit_checkpoints WHERE seq < ?").run(throughSeq);
+        return n;
+      })();
     },
   };
 

@@ -1,5 +1,6 @@
 import type {
   ApiKeyRecord,
+  AuditCheckpoint,
   AuditDraft,
   AuditEvent,
   AuditType,
@@ -131,4 +132,24 @@ export interface Store {
   /** Events in seq order from `afterSeq` (exclusive), for verification and export. */
   scanAudit(afterSeq: number, limit: number): Promise<AuditEvent[]>;
   auditHead(): Promise<{ seq: number; hash: string }>;
+  /**
+   * Calls `listener` with the events of every audit write of THIS process, after its transaction committed
+   * (never for a rolled-back write). PostgreSQL writers on different connections may report out of seq order,
+   * and other replicas' writes are not reported: consumers needing order or completeness read the store
+   * (src/app/audit-feed.ts). Listeners must not throw or block. Returns an unsubscribe function.
+   */
+  onAuditCommitted(listener: (events: readonly AuditEvent[]) => void): () => void;
+
+  // audit checkpoints and retention ------------------------------------------------------------------------
+  insertCheckpoint(c: AuditCheckpoint): Promise<void>;
+  /** Checkpoints with seq > afterSeq, in (seq, kid) order. */
+  listCheckpoints(afterSeq: number, limit: number): Promise<AuditCheckpoint[]>;
+  /** The newest checkpoint with seq <= maxSeq signed by one of `kids` (any key when omitted). */
+  latestCheckpoint(opts: { maxSeq?: number; kids?: readonly string[] }): Promise<AuditCheckpoint | undefined>;
+  /**
+   * Retention: deletes up to `limit` of the oldest events with seq <= throughSeq, and the checkpoints below
+   * throughSeq (the checkpoint AT throughSeq stays: the retained chain is verified from it). Returns how many
+   * events were deleted; call until it returns less than `limit`.
+   */
+  pruneAudit(throughSeq: number, limit: number): Promise<number>;
 }

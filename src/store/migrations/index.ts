@@ -1,4 +1,5 @@
 import { initial } from "./001_initial.js";
+import { auditCheckpoints } from "./003_audit_checkpoints.js";
 
 /**
  * Versioned schema migrations, kept as code so `tsc` ships them in dist. Each dialect's runner applies, in one
@@ -12,7 +13,7 @@ export interface Migration {
   postgres: readonly string[];
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial];
+export const MIGRATIONS: readonly Migration[] = [initial, auditCheckpoints];
 
 export const MIGRATIONS_TABLE_SQLITE =
   "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT";
