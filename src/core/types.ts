@@ -49,7 +49,10 @@ export interface NonceRecord {
   task: string | null;
   maxUses: number | null;
   uses: number;
+  /** Request constraints (see core/constraints.ts), already AND-merged with the issuer policy's. */
   constraints: Record<string, unknown> | null;
+  /** Per-nonce rate limit, `"60/m"` (see core/rate.ts); null or absent for none. Read back always as a value. */
+  rate?: string | null;
   metadata: Record<string, unknown> | null;
   /** API key id that issued it. */
   issuedBy: string;
@@ -67,6 +70,10 @@ export interface IssuerPolicyRule {
   max_uses?: number;
   /** Whether raw route scopes may be issued under this rule. */
   allow_routes?: boolean;
+  /** Request constraints every nonce issued under this rule carries (AND-merged into the nonce's own). */
+  constraints?: Record<string, unknown>;
+  /** Loosest rate a nonce issued under this rule may carry (`"60/m"`); also its rate when the issuer gives none. */
+  max_rate?: string;
 }
 
 export interface IssuerPolicy {

@@ -46,8 +46,8 @@ const Q = {
   insertNonce: {
     name: "an_insert_nonce",
     text: `INSERT INTO nonces (id, token_hash, service, scopes, routes, agent, task, max_uses, uses, constraints,
-      metadata, issued_by, created_at, expires_at, revoked_at)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+      metadata, issued_by, created_at, expires_at, revoked_at, rate)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
   },
 } as const;
 
@@ -69,6 +69,7 @@ function nonceValues(n: NonceRecord): unknown[] {
     r.created_at,
     r.expires_at,
     r.revoked_at,
+    r.rate,
   ];
 }
 

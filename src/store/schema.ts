@@ -38,6 +38,7 @@ export interface NonceRow {
   uses: number;
   constraints: string | null;
   metadata: string | null;
+  rate: string | null;
   issued_by: string;
   created_at: number;
   expires_at: number;

@@ -15,9 +15,9 @@ const SQL = {
   nonceById: "SELECT * FROM nonces WHERE id = ?",
   revokeOne: "UPDATE nonces SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING *",
   insertNonce: `INSERT INTO nonces (id, token_hash, service, scopes, routes, agent, task, max_uses, uses, constraints,
-        metadata, issued_by, created_at, expires_at, revoked_at)
+        metadata, rate, issued_by, created_at, expires_at, revoked_at)
        VALUES (@id, @token_hash, @service, @scopes, @routes, @agent, @task, @max_uses, @uses, @constraints,
-        @metadata, @issued_by, @created_at, @expires_at, @revoked_at)`,
+        @metadata, @rate, @issued_by, @created_at, @expires_at, @revoked_at)`,
   apiKeyByHash: "SELECT * FROM api_keys WHERE key_hash = ?",
   insertApiKey: `INSERT INTO api_keys (id, name, role, policy, key_hash, created_by, created_at, revoked_at)
        VALUES (@id, @name, @role, @policy, @key_hash, @created_by, @created_at, @revoked_at)`,

@@ -54,6 +54,7 @@ describe("sqlite store file handling", () => {
       uses: 0,
       constraints: null,
       metadata: { k: "v" },
+      rate: "5/s",
       issuedBy: "key_x",
       createdAt: T0,
       expiresAt: T0 + 60_000,

@@ -47,6 +47,7 @@ function nonce(over: Partial<NonceRecord> = {}, now = T0): NonceRecord & { token
     uses: 0,
     constraints: { query: { limit: { max: 10 } } },
     metadata: { run: 7 },
+    rate: null,
     issuedBy: "key_issuer",
     createdAt: now,
     expiresAt: now + 5 * MIN,
@@ -234,6 +235,20 @@ describe.each(dialects)("store conformance ($name)", (d) => {
       await expect(put(store, { ...nonce(), tokenHash: n.tokenHash })).rejects.toThrow();
       const events = await allEvents(store);
       expect(events.map((e) => [e.type, e.nonceId])).toEqual([["nonce.issued", n.id]]);
+    });
+
+    it("nonces: the rate round-trips, and a record written without one reads back as null", async () => {
+      const limited = nonce({ rate: "60/m" });
+      const { rate: _r, ...plain } = nonce();
+      await put(store, limited);
+      await put(store, plain);
+      expect(await store.getNonce(limited.id)).toEqual(rec(limited));
+      expect((await store.getNonceByHash(hashToken(limited.token)))?.rate).toBe("60/m");
+      expect((await store.getNonce(plain.id))?.rate).toBeNull();
+      const page = await store.listNonces({}, { limit: 10 }, T0);
+      expect(page.items.map((n) => n.rate).sort()).toEqual(["60/m", null]);
+      const consumed = await store.consumeNonce(hashToken(limited.token), T0, used, rejected);
+      expect(consumed.ok && consumed.nonce.rate).toBe("60/m");
     });
 
     it("listNonces filters by agent, task, service, issuedBy and status", async () => {

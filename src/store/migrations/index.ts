@@ -1,4 +1,5 @@
 import { initial } from "./001_initial.js";
+import { nonceRate } from "./002_nonce_rate.js";
 import { auditCheckpoints } from "./003_audit_checkpoints.js";
 
 /**
@@ -13,7 +14,7 @@ export interface Migration {
   postgres: readonly string[];
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, auditCheckpoints];
+export const MIGRATIONS: readonly Migration[] = [initial, nonceRate, auditCheckpoints];
 
 export const MIGRATIONS_TABLE_SQLITE =
   "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT";
