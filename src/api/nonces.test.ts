@@ -33,6 +33,7 @@ describe("POST /v1/nonces", () => {
       task: "sync-42",
       expires_at: new Date(h.clock.now() + 300_000).toISOString(),
       max_uses: 3,
+      rate: null,
       gateway_url: "http://127.0.0.1:7071",
     });
     expect(isWellFormed(r.body.nonce, "an")).toBe(true);
@@ -120,6 +121,7 @@ describe("reading nonces", () => {
       status: "active",
       uses: 0,
       max_uses: 2,
+      rate: null,
       created_at: new Date(h.clock.now()).toISOString(),
       expires_at: n.expires_at,
       revoked_at: null,

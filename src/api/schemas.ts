@@ -1,6 +1,8 @@
 import { z } from "@hono/zod-openapi";
 import { SERVICE_NAME } from "../app/services.js";
+import { parseConstraints } from "../core/constraints.js";
 import { ERROR_CODES } from "../core/errors.js";
+import { RATE_PATTERN } from "../core/rate.js";
 
 /** Schemas shared by several routes. Each validates requests and generates /openapi.json from one definition. */
 
@@ -38,6 +40,45 @@ export const SmallObject = (what: string, maxBytes: number) =>
     .refine((o) => Buffer.byteLength(JSON.stringify(o), "utf8") <= maxBytes, {
       message: `${what} must be at most ${maxBytes} bytes as JSON`,
     });
+
+export const ConstraintsSchema = z
+  .record(z.string().max(300), z.unknown())
+  .refine((o) => Buffer.byteLength(JSON.stringify(o), "utf8") <= 8192, {
+    message: "constraints must be at most 8192 bytes as JSON",
+  })
+  .superRefine((o, ctx) => {
+    try {
+      parseConstraints(o);
+    } catch (e) {
+      ctx.addIssue({
+        code: "custom",
+        message: e instanceof Error ? e.message.replace(/^constraints: /, "") : "invalid",
+      });
+    }
+  })
+  .openapi("Constraints", {
+    description:
+      "Narrows the query and body fields of the requests a nonce may make (at most 8 KiB as JSON). A key is a " +
+      'field path — "body.amount", "body.metadata.order_id", "query.limit" — mapping to operators ' +
+      '{eq?, in?, min?, max?, pattern?}, or a route pattern ("POST /v1/refunds") mapping to such a field map that ' +
+      "applies only to requests on that route. A field may also map to a list of operator objects, all of which " +
+      "must hold. eq/in take JSON scalars, min/max numbers, pattern a RegExp (≤ 200 chars, no nested " +
+      "quantifiers, backreferences or lookaround) matched against the whole value. Every value of a repeated " +
+      "field must satisfy it; a missing field, a wrong type or a body that cannot be parsed (JSON or form only) " +
+      "fails it. The gateway answers 403 constraint_failed and counts no use. See docs/api.md#constraints.",
+    example: { "POST /v1/refunds": { "body.amount": { max: 5000 } } },
+  });
+
+export const RateSchema = z
+  .string()
+  .regex(RATE_PATTERN, { message: 'rate must look like "60/m": a count of 1 or more per s, m or h' })
+  .openapi({
+    description:
+      'Per-nonce rate limit, "<count>/<s|m|h>": up to count requests at once, then count per period. Enforced ' +
+      "by each gateway process on its own (replicas each allow the full rate); over it the gateway answers 429 " +
+      "rate_limited with Retry-After and counts no use.",
+    example: "60/m",
+  });
 
 export const Limit = z.coerce
   .number()
@@ -104,6 +145,7 @@ export const NonceView = z
     status: NonceStatusSchema,
     uses: z.number().int(),
     max_uses: z.number().int().nullable(),
+    rate: z.string().nullable(),
     created_at: IsoTime,
     expires_at: IsoTime,
     revoked_at: IsoTime.nullable(),
@@ -143,6 +185,14 @@ export const PolicyRuleSchema = z
     max_ttl: z.union([z.string().max(32), z.number().int().positive()]).optional(),
     max_uses: z.number().int().min(1).max(1_000_000_000).optional(),
     allow_routes: z.boolean().optional(),
+    constraints: ConstraintsSchema.optional().openapi({
+      description: "Constraints every nonce issued under this rule carries, AND-merged into the nonce's own.",
+    }),
+    max_rate: RateSchema.optional().openapi({
+      description:
+        "Loosest rate a nonce issued under this rule may carry (count no higher, count per period no higher); " +
+        "the nonce's rate when the issuer gives none.",
+    }),
   })
   .openapi("PolicyRule");
 

@@ -18,6 +18,7 @@ export function nonceView(n: NonceRecord, now: number): z.infer<typeof NonceView
     status: nonceStatus(n, now),
     uses: n.uses,
     max_uses: n.maxUses,
+    rate: n.rate ?? null,
     created_at: iso(n.createdAt),
     expires_at: iso(n.expiresAt),
     revoked_at: isoOrNull(n.revokedAt),

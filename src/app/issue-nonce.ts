@@ -1,5 +1,7 @@
+import { mergeConstraints, parseConstraints } from "../core/constraints.js";
 import { AppError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
+import { parseRate } from "../core/rate.js";
 import { resolveScopes } from "../core/scopes.js";
 import { generateToken, hashToken } from "../core/tokens.js";
 import { resolveTtl } from "../core/ttl.js";
@@ -16,6 +18,8 @@ export interface IssueInput {
   agent: string;
   task?: string | undefined;
   max_uses?: number | undefined;
+  /** `"60/m"`: per-nonce rate limit enforced by each gateway process. */
+  rate?: string | undefined;
   constraints?: Record<string, unknown> | undefined;
   metadata?: Record<string, unknown> | undefined;
 }
@@ -61,6 +65,12 @@ export async function issueNonce(
     maxMs: ctx.config.ttl.max,
   });
 
+  let rate = input.rate ?? null;
+  if (rate !== null) parseRate(rate);
+  // Validated before the policy so a malformed request is a 400, never an audited denial.
+  if (input.constraints) parseConstraints(input.constraints);
+  let constraints = input.constraints && Object.keys(input.constraints).length > 0 ? input.constraints : null;
+
   let maxUses = input.max_uses ?? null;
   let allowRoutes = true;
   if (role === "issuer") {
@@ -70,12 +80,19 @@ export async function issueNonce(
       ttlMs,
       ttlDefaulted: input.ttl === undefined,
       maxUses,
+      rate,
       agent: input.agent,
     });
     if (!d.ok) return deny(d.reason, d.message);
     ttlMs = d.ttlMs;
     maxUses = d.maxUses;
     allowRoutes = d.allowRoutes;
+    rate = d.rate;
+    // The rule's constraints always apply: the nonce can only be narrower than its policy.
+    if (d.constraints) {
+      constraints = mergeConstraints(constraints, d.constraints);
+      parseConstraints(constraints);
+    }
   }
 
   const service = await services.get(input.service);
@@ -96,7 +113,8 @@ export async function issueNonce(
     task,
     maxUses,
     uses: 0,
-    constraints: input.constraints ?? null,
+    constraints,
+    rate,
     metadata: input.metadata ?? null,
     issuedBy: caller.key.id,
     createdAt: now,
@@ -115,7 +133,12 @@ export async function issueNonce(
         nonceId: record.id,
         service: record.service,
         scopes,
-        data: { expires_at: new Date(record.expiresAt).toISOString(), max_uses: maxUses },
+        data: {
+          expires_at: new Date(record.expiresAt).toISOString(),
+          max_uses: maxUses,
+          ...(rate === null ? {} : { rate }),
+          ...(constraints === null ? {} : { constraints }),
+        },
       },
       now,
     ),

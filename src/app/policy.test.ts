@@ -22,12 +22,21 @@ const ask = (over: Partial<Parameters<typeof checkIssuerPolicy>[1]> = {}) => ({
 
 describe("checkIssuerPolicy", () => {
   it("admits a request inside a rule and defaults max_uses to the rule's maximum", () => {
-    expect(checkIssuerPolicy(policy, ask())).toEqual({ ok: true, ttlMs: 300_000, maxUses: 50, allowRoutes: false });
+    expect(checkIssuerPolicy(policy, ask())).toEqual({
+      ok: true,
+      ttlMs: 300_000,
+      maxUses: 50,
+      allowRoutes: false,
+      rate: null,
+      constraints: null,
+    });
     expect(checkIssuerPolicy(policy, ask({ maxUses: 7 }))).toEqual({
       ok: true,
       ttlMs: 300_000,
       maxUses: 7,
       allowRoutes: false,
+      rate: null,
+      constraints: null,
     });
   });
 
@@ -65,7 +74,7 @@ describe("checkIssuerPolicy", () => {
 
   it("allows raw routes only under a rule with allow_routes", () => {
     const d = checkIssuerPolicy(policy, ask({ service: "internal", scopes: ["GET /v1/things/{id}", "read:things"] }));
-    expect(d).toEqual({ ok: true, ttlMs: 300_000, maxUses: null, allowRoutes: true });
+    expect(d).toEqual({ ok: true, ttlMs: 300_000, maxUses: null, allowRoutes: true, rate: null, constraints: null });
   });
 
   it("a wildcard scope rule does not admit raw routes", () => {
@@ -114,5 +123,50 @@ describe("validatePolicy", () => {
       /policy\.allow\.0\.max_ttl/,
     );
     expect(() => validatePolicy({ allow: [{ service: "s", scopes: ["*"], max_ttl: 60 }] })).not.toThrow();
+  });
+});
+
+describe("rule constraints and max_rate", () => {
+  const constraints = { "body.amount": { max: 5000 } };
+  const limited: IssuerPolicy = {
+    allow: [{ service: "stripe", scopes: ["read:customers"], constraints, max_rate: "60/m" }],
+  };
+
+  it("hands the rule's constraints back for merging, and defaults the rate to max_rate", () => {
+    expect(checkIssuerPolicy(limited, ask())).toMatchObject({ ok: true, rate: "60/m", constraints });
+  });
+
+  it.each([
+    ["60/m", true],
+    ["1/s", true],
+    ["30/m", true],
+    ["1/h", true],
+    ["61/m", false],
+    ["2/s", false],
+    // Sustained 100/h is slower than 60/m, but a burst of 100 is looser than 60.
+    ["100/h", false],
+  ])("rate %s within max_rate 60/m: %s", (rate, ok) => {
+    const d = checkIssuerPolicy(limited, ask({ rate }));
+    if (ok) expect(d).toMatchObject({ ok: true, rate });
+    else expect(d).toMatchObject({ ok: false, reason: "rate_exceeds_policy" });
+  });
+
+  it("keeps the requested rate (or none) under a rule without max_rate", () => {
+    expect(checkIssuerPolicy(policy, ask({ rate: "1000/s" }))).toMatchObject({ ok: true, rate: "1000/s" });
+    expect(checkIssuerPolicy(policy, ask())).toMatchObject({ ok: true, rate: null, constraints: null });
+  });
+
+  it("validatePolicy rejects bad constraints and max_rate, naming the field", () => {
+    const rule = { service: "s", scopes: ["*"] };
+    expect(() => validatePolicy({ allow: [rule, { ...rule, max_rate: "60/min" }] })).toThrow(
+      /policy\.allow\.1\.max_rate/,
+    );
+    expect(() => validatePolicy({ allow: [{ ...rule, constraints: { "body.x": { regex: "a" } } }] })).toThrow(
+      /policy\.allow\.0\.constraints: unknown operator "regex"/,
+    );
+    expect(() =>
+      validatePolicy({ allow: [{ ...rule, constraints: { "GET /a": { "query.q": { pattern: "(a*)*" } } } }] }),
+    ).toThrow(/catastrophic/);
+    expect(() => validatePolicy({ allow: [{ ...rule, constraints, max_rate: "5/s" }] })).not.toThrow();
   });
 });

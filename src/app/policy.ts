@@ -1,10 +1,14 @@
+import { parseConstraints } from "../core/constraints.js";
+import { AppError } from "../core/errors.js";
+import { parseRate, rateWithin } from "../core/rate.js";
 import { isRoutePattern } from "../core/scopes.js";
 import { parseDuration } from "../core/ttl.js";
 import type { IssuerPolicy, IssuerPolicyRule } from "../core/types.js";
 
 /**
  * Issuer policy: pure, no I/O. An issuer key may issue a nonce only when one `allow` rule for the service admits
- * every requested scope, the TTL, the use count and the agent name. A denial carries a stable `reason` (recorded
+ * every requested scope, the TTL, the use count, the rate and the agent name. A rule's `constraints` are not a
+ * condition but an obligation: the decision hands them back and issuance AND-merges them into the nonce's own. A denial carries a stable `reason` (recorded
  * in the `nonce.issue_denied` audit event and the metrics label) and a human message (returned in the 403).
  */
 
@@ -15,6 +19,7 @@ export type DenyReason =
   | "routes_not_allowed"
   | "ttl_exceeds_policy"
   | "max_uses_exceeds_policy"
+  | "rate_exceeds_policy"
   | "agent_not_allowed";
 
 export interface IssueAsk {
@@ -25,11 +30,22 @@ export interface IssueAsk {
   /** True when the caller gave no ttl: a rule's lower max_ttl then shortens it instead of denying. */
   ttlDefaulted?: boolean;
   maxUses: number | null;
+  /** Requested rate (`"60/m"`, already valid) or null. */
+  rate?: string | null;
   agent: string;
 }
 
 export type PolicyDecision =
-  | { ok: true; ttlMs: number; maxUses: number | null; allowRoutes: boolean }
+  | {
+      ok: true;
+      ttlMs: number;
+      maxUses: number | null;
+      allowRoutes: boolean;
+      /** The nonce's rate: the requested one, or the rule's max_rate when none was requested. */
+      rate: string | null;
+      /** Constraints the nonce must carry (the rule's), to be merged into the requested ones. */
+      constraints: Record<string, unknown> | null;
+    }
   | { ok: false; reason: DenyReason; message: string };
 
 /** `*` matches any run of characters (including none); everything else is literal. */
@@ -92,7 +108,34 @@ function checkRule(rule: IssuerPolicyRule, ask: IssueAsk): PolicyDecision {
       };
     }
   }
-  return { ok: true, ttlMs, maxUses, allowRoutes: rule.allow_routes === true };
+  let rate = ask.rate ?? null;
+  if (rule.max_rate !== undefined) {
+    if (rate === null) rate = rule.max_rate;
+    else if (!rateWithinRule(rate, rule.max_rate)) {
+      return {
+        ok: false,
+        reason: "rate_exceeds_policy",
+        message: `rate is looser than this API key's max_rate of ${rule.max_rate}`,
+      };
+    }
+  }
+  return {
+    ok: true,
+    ttlMs,
+    maxUses,
+    allowRoutes: rule.allow_routes === true,
+    rate,
+    constraints: rule.constraints ?? null,
+  };
+}
+
+function rateWithinRule(rate: string, maxRate: string): boolean {
+  try {
+    return rateWithin(parseRate(rate), parseRate(maxRate));
+  } catch {
+    // A policy is validated when the key is created; an unparsable max_rate here admits nothing.
+    return false;
+  }
 }
 
 /**
@@ -126,9 +169,18 @@ export function policyServices(policy: IssuerPolicy | null): Set<string> {
   return new Set(policy?.allow.map((r) => r.service) ?? []);
 }
 
-/** Checks what zod cannot: durations parse. Throws `invalid_request` naming the field. */
+/** Checks what zod cannot: durations, rates and constraints parse. Throws `invalid_request` naming the field. */
 export function validatePolicy(policy: IssuerPolicy): void {
   policy.allow.forEach((rule, i) => {
     if (rule.max_ttl !== undefined) parseDuration(rule.max_ttl, `policy.allow.${i}.max_ttl`);
+    if (rule.max_rate !== undefined) parseRate(rule.max_rate, `policy.allow.${i}.max_rate`);
+    if (rule.constraints !== undefined) {
+      try {
+        parseConstraints(rule.constraints);
+      } catch (e) {
+        const why = e instanceof Error ? e.message.replace(/^constraints: /, "") : "invalid";
+        throw new AppError("invalid_request", `policy.allow.${i}.constraints: ${why}`);
+      }
+    }
   });
 }

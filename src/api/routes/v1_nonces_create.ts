@@ -2,7 +2,17 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { issueNonce } from "../../app/issue-nonce.js";
 import { gatewayUrl } from "../../config.js";
 import type { ApiDeps, ApiEnv } from "../env.js";
-import { bearer, jsonBody, jsonResponse, Label, pickErrors, ServiceName, SmallObject } from "../schemas.js";
+import {
+  bearer,
+  ConstraintsSchema,
+  jsonBody,
+  jsonResponse,
+  Label,
+  pickErrors,
+  RateSchema,
+  ServiceName,
+  SmallObject,
+} from "../schemas.js";
 
 const Scope = z.string().min(1).max(300);
 
@@ -17,7 +27,8 @@ export const IssueNonceRequest = z
     agent: Label("agent").openapi({ example: "billing-bot" }),
     task: Label("task").optional().openapi({ example: "sync-42" }),
     max_uses: z.number().int().min(1).max(1_000_000_000).optional(),
-    constraints: SmallObject("constraints", 8192).optional(),
+    rate: RateSchema.optional(),
+    constraints: ConstraintsSchema.optional(),
     metadata: SmallObject("metadata", 4096).optional(),
   })
   .openapi("IssueNonceRequest");
@@ -32,6 +43,7 @@ export const IssuedNonceResponse = z
     task: z.string().nullable(),
     expires_at: z.string().openapi({ format: "date-time" }),
     max_uses: z.number().int().nullable(),
+    rate: z.string().nullable(),
     gateway_url: z.string(),
   })
   .openapi("IssuedNonce");
@@ -64,6 +76,7 @@ export function register(app: OpenAPIHono<ApiEnv>, { ctx, services }: ApiDeps): 
         task: record.task,
         expires_at: new Date(record.expiresAt).toISOString(),
         max_uses: record.maxUses,
+        rate: record.rate ?? null,
         gateway_url: gateway,
       },
       201,
