@@ -1,0 +1,200 @@
+import { Client } from "undici";
+import { httpLoad, redisSet } from "./lib/load.mjs";
+import { has, rssKiB } from "./lib/proc.mjs";
+import { ISSUE_BODY } from "./lib/seed.mjs";
+import { median } from "./lib/stats.mjs";
+import { startAgentNonce, startNginx, startPassthrough, startRedis, startUpstream } from "./lib/targets.mjs";
+
+/** B3–B6: the workloads over real sockets, every variant measured in the same rounds, interleaved. */
+
+function checked(name, r) {
+  if (r.errors > 0) throw new Error(`${name}: ${r.errors} failed requests out of ${r.requests}`);
+  if (r.requests === 0) throw new Error(`${name}: no request completed`);
+  return r;
+}
+
+const issueReq = (an) => ({
+  url: `${an.apiUrl}/v1/nonces`,
+  method: "POST",
+  headers: { authorization: `Bearer ${an.adminKey}`, "content-type": "application/json" },
+  body: ISSUE_BODY,
+});
+const gwReq = (an, p = "/v1/items") => ({ url: an.gatewayUrl + p, headers: { authorization: `Bearer ${an.nonce}` } });
+
+function push(obj, key, field, value) {
+  obj[key] ??= {};
+  obj[key][field] ??= [];
+  obj[key][field].push(value);
+}
+
+export async function b3(cfg, log) {
+  const up = await startUpstream();
+  const systems = await Promise.all(
+    (cfg.pg ? ["sqlite", "postgres"] : ["sqlite"]).map(async (d) => [
+      `agent-nonce ${d}`,
+      await startAgentNonce({ dialect: d }, up.url),
+    ]),
+  );
+  const redis = has("redis-benchmark") ? await startRedis() : null;
+  if (!redis) log("B3: redis-server/redis-benchmark not available: SKIPPING the Redis SET … EX reference");
+  const out = {};
+  try {
+    for (const [, an] of systems) await httpLoad({ ...issueReq(an), connections: 32, seconds: cfg.warmup });
+    for (let r = 0; r < cfg.rounds; r++) {
+      for (const c of [1, 32]) {
+        for (const [name, an] of systems) {
+          const res = checked(name, await httpLoad({ ...issueReq(an), connections: c, seconds: cfg.seconds }));
+          push(out, `${name} c${c}`, "rps", res.rps);
+          push(out, `${name} c${c}`, "p50_us", res.p50_us);
+          push(out, `${name} c${c}`, "p99_us", res.p99_us);
+        }
+        if (redis) {
+          const res = await redisSet({
+            port: redis.port,
+            connections: c,
+            requests: Math.round(cfg.redisRate[c] * cfg.seconds),
+          });
+          push(out, `redis SET EX c${c}`, "rps", res.rps);
+          push(out, `redis SET EX c${c}`, "p50_us", res.p50_us);
+          push(out, `redis SET EX c${c}`, "p99_us", res.p99_us);
+        }
+      }
+      log(`B3 round ${r + 1}/${cfg.rounds} done`);
+    }
+    return out;
+  } finally {
+    for (const [, an] of systems) await an.stop();
+    await redis?.stop();
+    await up.stop();
+  }
+}
+
+async function gatewayTargets(cfg, log, up, anOpts = { dialect: "sqlite" }) {
+  const [pass, nginx, an] = await Promise.all([
+    startPassthrough(up.url),
+    cfg.nginx ? startNginx(up.port) : null,
+    startAgentNonce(anOpts, up.url),
+  ]);
+  if (!nginx) log("B4/B5: nginx is not installed: SKIPPING the nginx baseline");
+  const targets = [
+    ["direct", (p) => ({ url: up.url + p })],
+    ["node pass-through", (p) => ({ url: pass.url + p })],
+  ];
+  if (nginx) targets.push(["nginx", (p) => ({ url: nginx.url + p })]);
+  targets.push(["agent-nonce", (p) => gwReq(an, p)]);
+  return { targets, an, stopAll: async () => Promise.all([pass.stop(), nginx?.stop(), an.stop()]) };
+}
+
+export async function b4(cfg, log) {
+  const up = await startUpstream();
+  const { targets, stopAll } = await gatewayTargets(cfg, log, up);
+  const out = {};
+  try {
+    for (const [, req] of targets) await httpLoad({ ...req("/v1/items"), connections: 32, seconds: cfg.warmup });
+    for (let r = 0; r < cfg.rounds; r++) {
+      for (const [name, req] of targets) {
+        const res = checked(name, await httpLoad({ ...req("/v1/items"), connections: 32, seconds: cfg.seconds }));
+        push(out, name, "rps_c32", res.rps);
+        push(out, name, "p99_us_c32", res.p99_us);
+      }
+      for (const [name, req] of targets) {
+        const res = checked(name, await httpLoad({ ...req("/v1/items"), connections: 1, seconds: cfg.seconds }));
+        push(out, name, "p50_us_c1", res.p50_us);
+        push(out, name, "p99_us_c1", res.p99_us);
+      }
+      log(`B4 round ${r + 1}/${cfg.rounds} done`);
+    }
+    return out;
+  } finally {
+    await stopAll();
+    await up.stop();
+  }
+}
+
+/** Time to the first body byte of one request, in µs (the generator is this process, on the load CPU). */
+async function ttfb(client, path, headers) {
+  const t0 = process.hrtime.bigint();
+  const r = await client.request({ path, method: "GET", headers });
+  let first = null;
+  for await (const _chunk of r.body) first ??= process.hrtime.bigint();
+  if (r.statusCode !== 200) throw new Error(`status ${r.statusCode} for ${path}`);
+  return Number((first ?? process.hrtime.bigint()) - t0) / 1000;
+}
+
+export async function b5(cfg, log) {
+  const up = await startUpstream();
+  const { targets, an, stopAll } = await gatewayTargets(cfg, log, up);
+  const out = { ttfb: {}, big: {}, rss: [] };
+  const sampler = setInterval(() => out.rss.push({ t: Date.now(), kib: rssKiB(an.pid) }), 250);
+  try {
+    for (let r = 0; r < cfg.rounds; r++) {
+      for (const kind of ["/v1/big", "/v1/sse"]) {
+        for (const [name, req] of targets) {
+          const { url, headers = {} } = req(kind);
+          const u = new URL(url);
+          const client = new Client(u.origin);
+          try {
+            const xs = [];
+            for (let i = 0; i < cfg.ttfbRequests + 5; i++) {
+              const t = await ttfb(client, u.pathname, headers);
+              if (i >= 5) xs.push(t);
+            }
+            push(out.ttfb, `${name} ${kind}`, "p50_us", median(xs));
+            xs.sort((a, b) => a - b);
+            push(out.ttfb, `${name} ${kind}`, "p99_us", xs[Math.min(xs.length - 1, Math.ceil(0.99 * xs.length) - 1)]);
+          } finally {
+            await client.close();
+          }
+        }
+      }
+      for (const [name, req] of targets) {
+        const res = checked(name, await httpLoad({ ...req("/v1/big"), connections: 8, seconds: cfg.seconds }));
+        push(out.big, name, "mb_per_s", res.mb_per_s);
+        push(out.big, name, "p50_us", res.p50_us);
+      }
+      log(`B5 round ${r + 1}/${cfg.rounds} done`);
+    }
+    return out;
+  } finally {
+    clearInterval(sampler);
+    await stopAll();
+    await up.stop();
+  }
+}
+
+export async function b6(cfg, log) {
+  const up = await startUpstream();
+  const dialects = cfg.pg ? ["sqlite", "postgres"] : ["sqlite"];
+  const variants = dialects.flatMap((d) => [true, false].map((audit) => ({ dialect: d, audit })));
+  const systems = await Promise.all(
+    variants.map(async (v) => [`${v.dialect} audit ${v.audit ? "on" : "off"}`, await startAgentNonce(v, up.url)]),
+  );
+  const out = {};
+  try {
+    for (const [, an] of systems) {
+      await httpLoad({ ...issueReq(an), connections: 32, seconds: cfg.warmup });
+      await httpLoad({ ...gwReq(an), connections: 32, seconds: cfg.warmup });
+    }
+    for (let r = 0; r < cfg.rounds; r++) {
+      for (const [name, an] of systems) {
+        push(
+          out,
+          name,
+          "issue_rps",
+          checked(name, await httpLoad({ ...issueReq(an), connections: 32, seconds: cfg.seconds })).rps,
+        );
+        push(
+          out,
+          name,
+          "gateway_rps",
+          checked(name, await httpLoad({ ...gwReq(an), connections: 32, seconds: cfg.seconds })).rps,
+        );
+      }
+      log(`B6 round ${r + 1}/${cfg.rounds} done`);
+    }
+    return out;
+  } finally {
+    for (const [, an] of systems) await an.stop();
+    await up.stop();
+  }
+}
