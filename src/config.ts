@@ -22,6 +22,40 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
 const port = z.coerce.number().int().min(0).max(65535);
 const bytes = z.coerce.number().int().positive();
 
+const count = z.coerce.number().int().positive();
+
+/** Where audit events are copied after commit (src/app/audit-sinks.ts). Bounded queues; never block a request. */
+const AuditSink = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("file"),
+    /** JSONL, one public event per line, appended (created 0600). */
+    path: z.string().min(1),
+    batch_size: count.max(10_000).default(500),
+    flush_ms: count.default(200),
+    max_queue: count.default(100_000),
+  }),
+  z.strictObject({
+    type: z.literal("webhook"),
+    /** POSTed `{"events": [...]}` batches. */
+    url: z.string().url(),
+    /** Extra request headers (e.g. the SIEM's token). Never logged. */
+    headers: z.record(z.string(), z.string()).optional(),
+    batch_size: count.max(10_000).default(100),
+    flush_ms: count.default(1000),
+    max_queue: count.default(10_000),
+    timeout_ms: count.default(10_000),
+  }),
+]);
+
+const AUDIT_DEFAULTS = {
+  checkpointEvery: 1000,
+  checkpointInterval: 60_000,
+  trustedKeys: [] as string[],
+  pollMs: 1000,
+  heartbeatMs: 15_000,
+  sinks: [] as z.output<typeof AuditSink>[],
+};
+
 export const ConfigSchema = z
   .object({
     host: z.string().min(1).default("127.0.0.1"),
@@ -56,6 +90,23 @@ export const ConfigSchema = z
         bodyTimeoutMs: 60_000,
         maxConcurrentPerNonce: 32,
       }),
+    audit: z
+      .strictObject({
+        /** A signed checkpoint after this many events… */
+        checkpointEvery: count.default(AUDIT_DEFAULTS.checkpointEvery),
+        /** …or after this long with new events (duration or seconds), and on shutdown. */
+        checkpointInterval: duration.prefault(60),
+        /** Keep events this long (e.g. "90d"), pruned only through a signed checkpoint. Absent: keep forever. */
+        retention: duration.optional(),
+        /** Signing key ids (JWK thumbprints) of other replicas whose checkpoints verify may start from. */
+        trustedKeys: z.array(z.string().min(1).max(100)).max(100).default([]),
+        /** How often live readers (stream, sinks) look for other replicas' events. */
+        pollMs: count.default(AUDIT_DEFAULTS.pollMs),
+        /** Heartbeat comment interval on /v1/audit/stream. */
+        heartbeatMs: count.default(AUDIT_DEFAULTS.heartbeatMs),
+        sinks: z.array(AuditSink).max(16).default([]),
+      })
+      .default(AUDIT_DEFAULTS),
     /** Admin API key to install on first start instead of generating one (`AGENT_NONCE_ADMIN_KEY`). */
     adminKey: z.string().optional(),
     /** Base64 master key (`AGENT_NONCE_MASTER_KEY`) instead of the key file in the data dir. */

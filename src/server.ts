@@ -3,6 +3,7 @@ import type { Server as HttpServer } from "node:http";
 import type { Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { createApiServer } from "./api/server.js";
+import { type AuditRuntime, startAuditRuntime } from "./app/audit-runtime.js";
 import { ensureAdminKey, ensureDataDir, loadMasterKeys } from "./app/bootstrap.js";
 import type { AppContext } from "./app/context.js";
 import { AppEvents } from "./app/events.js";
@@ -53,6 +54,7 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
   const masterKeys = loadMasterKeys(config);
   const store = await openStore(config);
   const closers: Array<() => Promise<void>> = [];
+  let audit: AuditRuntime | null = null;
   try {
     await store.migrate();
     const adminKey = await ensureAdminKey(store, config, clock);
@@ -65,6 +67,9 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
       metrics: createMetrics(),
       events: new AppEvents(),
     };
+    // Signing key (refuses a group/world-readable one), checkpoints; closed after the listeners so the final
+    // checkpoint covers the gateway's last completion events.
+    audit = await startAuditRuntime(ctx);
     const tls =
       config.tlsCert && config.tlsKey
         ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }
@@ -81,7 +86,7 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
     }
     let apiUrl: string | null = null;
     if (config.role !== "gateway") {
-      const api = createApiServer(ctx, tls ? { tls } : {});
+      const api = createApiServer(ctx, { ...(tls ? { tls } : {}), audit });
       closers.push(api.close);
       apiUrl = urlFor(Boolean(tls), config.host, await listen(api.server, config.apiPort, config.host));
     }
@@ -105,6 +110,7 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
         closed ??= (async () => {
           clearInterval(cleanup);
           await Promise.allSettled(closers.map((c) => c()));
+          await audit?.close();
           await store.close();
         })();
         return closed;
@@ -112,6 +118,7 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
     };
   } catch (e) {
     await Promise.allSettled(closers.map((c) => c()));
+    await audit?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw e;
   }

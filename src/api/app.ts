@@ -1,4 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { type AuditRuntime, startAuditRuntime } from "../app/audit-runtime.js";
 import type { AppContext } from "../app/context.js";
 import { createServiceCache } from "../app/service-cache.js";
 import type { ApiEnv } from "./env.js";
@@ -11,9 +12,10 @@ import { ROUTES } from "./routes/index.js";
  * needs an API key (checked before the body is read), then the 64 KiB body limit, then per-route validation;
  * roles are enforced by the use cases in src/app.
  */
-export function createApiApp(ctx: AppContext): OpenAPIHono<ApiEnv> {
+export function createApiApp(ctx: AppContext, opts: { audit?: AuditRuntime } = {}): OpenAPIHono<ApiEnv> {
   const app = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
-  const deps = { ctx, services: createServiceCache(ctx) };
+  let audit: Promise<AuditRuntime> | undefined = opts.audit ? Promise.resolve(opts.audit) : undefined;
+  const deps = { ctx, services: createServiceCache(ctx), audit: () => (audit ??= startAuditRuntime(ctx)) };
   app.use("*", requestContext(ctx));
   app.use("/v1/*", requireApiKey(ctx), limitBody());
   for (const m of ROUTES) m.register(app, deps);

@@ -1,5 +1,6 @@
 import type { HttpBindings } from "@hono/node-server";
 import type { Caller } from "../app/audit-draft.js";
+import type { AuditRuntime } from "../app/audit-runtime.js";
 import type { AppContext } from "../app/context.js";
 import type { ServiceCache } from "../app/service-cache.js";
 
@@ -17,4 +18,6 @@ export interface ApiEnv {
 export interface ApiDeps {
   ctx: AppContext;
   services: ServiceCache;
+  /** The audit runtime (signing key, checkpoints, live feed); started on first use when none was given. */
+  audit(): Promise<AuditRuntime>;
 }

@@ -1,6 +1,7 @@
 import type { Server as HttpServer } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import { createAdaptorServer } from "@hono/node-server";
+import type { AuditRuntime } from "../app/audit-runtime.js";
 import type { AppContext } from "../app/context.js";
 import { createApiApp } from "./app.js";
 
@@ -10,8 +11,11 @@ export interface ApiServer {
 }
 
 /** The control plane on node:http (or https). Not listening: the composition root listens. */
-export function createApiServer(ctx: AppContext, opts: { tls?: { cert: Buffer; key: Buffer } } = {}): ApiServer {
-  const app = createApiApp(ctx);
+export function createApiServer(
+  ctx: AppContext,
+  opts: { tls?: { cert: Buffer; key: Buffer }; audit?: AuditRuntime } = {},
+): ApiServer {
+  const app = createApiApp(ctx, opts.audit ? { audit: opts.audit } : {});
   const server = (
     opts.tls
       ? createAdaptorServer({

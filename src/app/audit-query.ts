@@ -15,3 +15,11 @@ export async function queryAudit(
   const issuedBy = caller.key.role === "issuer" ? caller.key.id : undefined;
   return ctx.store.listAudit({ ...filter, issuedBy }, page);
 }
+
+/**
+ * Whole-trail operations (verify, checkpoints, export) see every event, so they are for admins and auditors
+ * only: an issuer's view is a filtered subset that cannot be verified as a chain anyway.
+ */
+export function requireWholeTrail(caller: Caller): void {
+  requireRole(caller.key, "admin", "auditor");
+}

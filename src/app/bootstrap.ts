@@ -25,7 +25,7 @@ export function ensureDataDir(dataDir: string): void {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 }
 
-function assertPrivate(file: string): void {
+export function assertPrivate(file: string): void {
   const mode = statSync(file).mode & 0o777;
   if (mode & 0o077) {
     throw new AppError(

@@ -61,18 +61,49 @@ export interface VerifyResult {
   first_bad_seq?: number;
 }
 
+/**
+ * Incremental verification, for streaming a chain of any length in pages with constant memory: push events
+ * in seq order; the first broken link (wrong seq, wrong prev_hash, or a hash that does not match the content)
+ * stops it and records the seq where the chain stopped being what it claims.
+ */
+export class ChainVerifier {
+  private prev: string;
+  private expectSeq: number;
+  events = 0;
+  firstBadSeq: number | null = null;
+
+  constructor(head: { seq: number; hash: string } = { seq: 0, hash: GENESIS_HASH }) {
+    this.prev = head.hash;
+    this.expectSeq = head.seq + 1;
+  }
+
+  /** The last verified (seq, hash). */
+  get head(): { seq: number; hash: string } {
+    return { seq: this.expectSeq - 1, hash: this.prev };
+  }
+
+  push(e: AuditEvent): boolean {
+    if (this.firstBadSeq !== null) return false;
+    if (e.seq !== this.expectSeq || e.prevHash !== this.prev || eventHash(e, e.seq, e.prevHash) !== e.hash) {
+      this.firstBadSeq = this.expectSeq;
+      return false;
+    }
+    this.events += 1;
+    this.prev = e.hash;
+    this.expectSeq += 1;
+    return true;
+  }
+
+  result(): VerifyResult {
+    return this.firstBadSeq === null
+      ? { ok: true, events: this.events }
+      : { ok: false, events: this.events, first_bad_seq: this.firstBadSeq };
+  }
+}
+
 /** Verifies a run of events in seq order, starting from `head` (genesis unless resuming from a checkpoint). */
 export function verifyChain(events: Iterable<AuditEvent>, head = { seq: 0, hash: GENESIS_HASH }): VerifyResult {
-  let n = 0;
-  let prev = head.hash;
-  let expectSeq = head.seq + 1;
-  for (const e of events) {
-    if (e.seq !== expectSeq || e.prevHash !== prev || eventHash(e, e.seq, e.prevHash) !== e.hash) {
-      return { ok: false, events: n, first_bad_seq: expectSeq };
-    }
-    n += 1;
-    prev = e.hash;
-    expectSeq += 1;
-  }
-  return { ok: true, events: n };
+  const v = new ChainVerifier(head);
+  for (const e of events) if (!v.push(e)) break;
+  return v.result();
 }

@@ -53,6 +53,11 @@ export class Transport {
     return s;
   }
 
+  /** A streaming GET with this client's API key (see `openStream`). */
+  open(path: string, o: OpenOptions = {}): Promise<Response> {
+    return openStream(this, this.#apiKey, path, o);
+  }
+
   /** Sends a request and returns the parsed JSON body (undefined for 204), throwing AgentNonceError otherwise. */
   async request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const headers: Record<string, string> = { accept: "application/json" };
@@ -93,6 +98,43 @@ export class Transport {
     }
     return json as T;
   }
+}
+
+export interface OpenOptions {
+  query?: Record<string, QueryValue>;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/**
+ * A streaming GET (server-sent events, JSON lines): resolves with the Response once its headers arrived, for the
+ * caller to read. No timeout on the body (a live stream has none); the caller's signal ends it. Non-2xx answers
+ * throw AgentNonceError like `request` does.
+ */
+export async function openStream(t: Transport, apiKey: string | undefined, path: string, o: OpenOptions) {
+  const headers: Record<string, string> = { ...(o.headers ?? {}) };
+  if (apiKey) headers.authorization = `Bearer ${apiKey}`;
+  let res: Response;
+  try {
+    res = await t.fetchImpl(t.url(path, o.query), {
+      method: "GET",
+      headers,
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+  } catch (e) {
+    throw networkError(e, t.baseUrl, t.timeoutMs);
+  }
+  if (!res.ok) {
+    const text = await res.text().catch(() => "");
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    throw errorFromBody(res.status, json, `GET ${path} failed with HTTP ${res.status}`);
+  }
+  return res;
 }
 
 function networkError(e: unknown, baseUrl: string, timeoutMs: number): AgentNonceError {

@@ -1,10 +1,9 @@
+export { Audit } from "./audit.js";
+
 import type { Transport } from "./http.js";
 import { Nonce } from "./nonce.js";
 import type {
   ApiKey,
-  AuditEvent,
-  AuditListParams,
-  AuditPage,
   CreatedApiKey,
   CreateKeyParams,
   CreateNonceParams,
@@ -19,7 +18,6 @@ import type {
   Template,
 } from "./types.js";
 import {
-  auditFromWire,
   date,
   keyFromWire,
   nonceCreateToWire,
@@ -132,22 +130,6 @@ export class Keys {
 
   async revoke(id: string): Promise<void> {
     await this.t.request("DELETE", `/v1/keys/${seg(id)}`);
-  }
-}
-
-export class Audit {
-  constructor(private readonly t: Transport) {}
-
-  async list(params: AuditListParams = {}): Promise<AuditPage> {
-    const w = await this.t.request<Wire>("GET", "/v1/audit", { query: { ...params } });
-    return { events: (w.events ?? []).map(auditFromWire), nextCursor: w.next_cursor ?? null };
-  }
-
-  iterate(params: Omit<AuditListParams, "cursor"> = {}): AsyncGenerator<AuditEvent, void, undefined> {
-    return allPages<AuditEvent, AuditListParams>(params, async (p) => {
-      const page = await this.list(p);
-      return { items: page.events, nextCursor: page.nextCursor };
-    });
   }
 }
 

@@ -181,6 +181,57 @@ export interface AuditListParams {
   cursor?: string;
 }
 
+/** Filters for `audit.stream()` (as for `list`), plus where to start and how to stop. */
+export interface AuditStreamParams extends Omit<AuditListParams, "cursor" | "limit" | "since" | "until"> {
+  /** Resume after this seq (exclusive); default: only events from now on. */
+  sinceSeq?: number;
+  /** Start with the last `tail` matching events (ignored with `sinceSeq`). */
+  tail?: number;
+  /** Keep the stream open for new events (default true); false ends it after the backlog. */
+  follow?: boolean;
+  signal?: AbortSignal;
+  /** Delay before reconnecting after a network failure. Default 1000 ms. */
+  reconnectMs?: number;
+}
+
+export interface TaskReport {
+  task: string;
+  nonces: NonceInfo[];
+  events: AuditEvent[];
+  nextCursor: string | null;
+}
+
+export interface AuditVerifyResult {
+  ok: boolean;
+  /** Events verified (up to the first bad one). */
+  events: number;
+  /** First seq that does not verify, when `ok` is false. */
+  firstBadSeq: number | null;
+  reason: string | null;
+  checkpoints: number;
+  untrustedCheckpoints: number;
+  /** 0, or the retention checkpoint the verified chain starts after. */
+  fromSeq: number;
+}
+
+export interface AuditCheckpoint {
+  seq: number;
+  hash: string;
+  time: Date;
+  events: number;
+  kid: string;
+  publicKey: Record<string, unknown>;
+  /** Compact JWS (EdDSA) of `{seq, hash, time, events}` (time in ms). */
+  jws: string;
+  trusted: boolean;
+}
+
+export interface AuditCheckpointPage {
+  checkpoints: AuditCheckpoint[];
+  nextCursor: string | null;
+  signingKey: { kid: string; publicKey: Record<string, unknown> };
+}
+
 export interface Template {
   name: string;
   description: string | null;

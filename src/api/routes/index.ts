@@ -3,7 +3,9 @@ import type { ApiDeps, ApiEnv } from "../env.js";
 import * as healthz from "./healthz.js";
 import * as metrics from "./metrics.js";
 import * as openapiJson from "./openapi_json.js";
+import * as auditCheckpoints from "./v1_audit_checkpoints.js";
 import * as auditList from "./v1_audit_list.js";
+import * as auditVerify from "./v1_audit_verify.js";
 import * as keysCreate from "./v1_keys_create.js";
 import * as keysDelete from "./v1_keys_delete.js";
 import * as keysList from "./v1_keys_list.js";
@@ -41,6 +43,8 @@ export const ROUTES: readonly RouteModule[] = [
   keysList,
   keysDelete,
   auditList,
+  auditVerify,
+  auditCheckpoints,
   healthz,
   metrics,
   openapiJson,
