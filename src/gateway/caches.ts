@@ -1,11 +1,14 @@
 import type { AppContext } from "../app/context.js";
+import { type ConstraintChecker, compileConstraints } from "../core/constraint-check.js";
+import { parseRate, type Rate } from "../core/rate.js";
 import { compileRoutes, type RouteMatcher } from "../core/scopes.js";
 import type { NonceRecord, ServiceRecord } from "../core/types.js";
 import { checkUpstream, type UpstreamCheck } from "./upstream.js";
 
 /**
  * The gateway's read caches. Only immutable facts are cached: a nonce's id, service, routes, agent and task never
- * change after issuance, so they are kept by token hash. Revocation, expiry and use counts are NEVER cached: the
+ * change after issuance, so they are kept by token hash, with their compiled constraints and parsed rate.
+ * Revocation, expiry and use counts are NEVER cached: the
  * store's consume statement re-checks them atomically on every request, on every replica.
  * Services change, so they are cached for at most SERVICE_TTL_MS and dropped at once on "service.changed".
  */
@@ -44,7 +47,11 @@ export interface NonceInfo {
   scopes: string[];
   agent: string;
   task: string | null;
+  expiresAt: number;
   matcher: RouteMatcher;
+  /** Compiled request constraints, or null when the nonce has none. */
+  constraints: ConstraintChecker | null;
+  rate: Rate | null;
 }
 
 export interface ServiceEntry {
@@ -57,6 +64,7 @@ const SERVICE_TTL_MS = 1_000;
 export class GatewayCaches {
   private readonly nonces = new Lru<string, NonceInfo>(10_000);
   private readonly matchers = new Lru<string, RouteMatcher>(1_000);
+  private readonly checkers = new Lru<string, ConstraintChecker>(1_000);
   private readonly services = new Map<string, { entry: ServiceEntry | undefined; at: number }>();
   private readonly onServiceChanged = (name: string) => this.services.delete(name);
 
@@ -68,6 +76,7 @@ export class GatewayCaches {
     this.ctx.events.off("service.changed", this.onServiceChanged);
     this.nonces.clear();
     this.matchers.clear();
+    this.checkers.clear();
     this.services.clear();
   }
 
@@ -90,7 +99,27 @@ export class GatewayCaches {
       matcher = compileRoutes(rec.routes);
       this.matchers.set(routesKey, matcher);
     }
-    return { id: rec.id, service: rec.service, scopes: rec.scopes, agent: rec.agent, task: rec.task, matcher };
+    let constraints: ConstraintChecker | null = null;
+    if (rec.constraints && Object.keys(rec.constraints).length > 0) {
+      // Validated at issuance; a stored object that no longer compiles throws here, and the request fails closed.
+      const json = JSON.stringify(rec.constraints);
+      constraints = this.checkers.get(json) ?? null;
+      if (!constraints) {
+        constraints = compileConstraints(rec.constraints);
+        this.checkers.set(json, constraints);
+      }
+    }
+    return {
+      id: rec.id,
+      service: rec.service,
+      scopes: rec.scopes,
+      agent: rec.agent,
+      task: rec.task,
+      expiresAt: rec.expiresAt,
+      matcher,
+      constraints,
+      rate: rec.rate ? parseRate(rec.rate) : null,
+    };
   }
 
   async service(name: string): Promise<ServiceEntry | undefined> {

@@ -18,7 +18,14 @@ export class GatewayReject extends Error {
   }
 }
 
-export function sendError(res: ServerResponse, code: ErrorCode, message: string, requestId: string): void {
+/** `retryAfterS` (whole seconds) adds `Retry-After`, for 429s. */
+export function sendError(
+  res: ServerResponse,
+  code: ErrorCode,
+  message: string,
+  requestId: string,
+  retryAfterS?: number,
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -30,6 +37,7 @@ export function sendError(res: ServerResponse, code: ErrorCode, message: string,
     "cache-control": "no-store",
     "x-agent-nonce-error": code,
     "x-agent-nonce-request-id": requestId,
+    ...(retryAfterS === undefined ? {} : { "retry-after": String(retryAfterS) }),
   });
   res.end(body);
 }

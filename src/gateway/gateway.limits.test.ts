@@ -93,6 +93,7 @@ describe("concurrency per nonce", () => {
     const c = await h.request("/v1/c", { headers: bearer(token) });
     expect(c.status).toBe(429);
     expect(c.headers["x-agent-nonce-error"]).toBe("rate_limited");
+    expect(c.headers["retry-after"]).toBe("1");
     expect((await h.ctx.store.getNonce(id))!.uses).toBe(2);
     for (const r of release) r();
     expect((await a).status).toBe(200);

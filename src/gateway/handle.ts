@@ -9,20 +9,23 @@ import type { RejectReason } from "../store/store.js";
 import type { GatewayCaches, NonceInfo } from "./caches.js";
 import { canonicalizeTarget } from "./canonical-path.js";
 import type { CompletionLog } from "./completion-log.js";
+import { BODY_CAP, enforceConstraints } from "./constraint-gate.js";
 import { extractNonce } from "./credentials-carrier.js";
 import { GatewayReject, sendError } from "./errors.js";
 import { BodyLimit, type Forwarder, upstreamFailure } from "./forward.js";
 import { filterRequestHeaders } from "./headers.js";
 import { injectCredential, stripQueryParam } from "./inject.js";
+import { RateLimiter } from "./rate-limiter.js";
 import { relayResponse } from "./respond.js";
 import { wipeNeedles } from "./scrub.js";
 import { originUnchanged } from "./upstream.js";
 
 /**
  * One gateway request, top to bottom: nonce → path → headers → (cached) nonce lookup → scope → service →
- * concurrency → atomic consume (+ audit, fail closed) → decrypt + inject → forward → scrubbed relay → completion
- * audit. Every rejection happens before anything is sent upstream, and before the credential is decrypted.
- * A denied scope is checked before consuming, so it never counts a use.
+ * concurrency → rate → constraints (query, then body: read only when a body constraint applies) → atomic consume
+ * (+ audit, fail closed) → decrypt + inject → forward → scrubbed relay → completion audit. Every rejection
+ * happens before anything is sent upstream, and before the credential is decrypted. Scope, rate and constraint
+ * denials come before consuming, so they never count a use.
  */
 
 const METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
@@ -48,6 +51,8 @@ export function createHandler(
   const cfg = ctx.config.gateway;
   const m = ctx.metrics;
   const inflight = new Map<string, number>();
+  const limiter = new RateLimiter();
+  const bodyCap = Math.min(cfg.maxBodyBytes, BODY_CAP);
 
   const draft = (f: Flow, type: AuditType, n: NonceInfo | NonceRecord, reason: string | null): AuditDraft => ({
     id: newId("evt", f.now),
@@ -65,10 +70,22 @@ export function createHandler(
     data: { request_id: f.requestId },
   });
 
-  const reject = (f: Flow, code: GatewayReject["code"], message: string) => {
+  const reject = (f: Flow, code: GatewayReject["code"], message: string, retryAfterS?: number) => {
     m.gatewayRequests.inc({ service: f.service, outcome: code });
     if (code === "payload_too_large") f.res.shouldKeepAlive = false;
-    sendError(f.res, code, message, f.requestId);
+    sendError(f.res, code, message, f.requestId, retryAfterS);
+  };
+
+  /** A denial before consuming: audited as nonce.rejected, best effort (the request is refused either way). */
+  const auditRejected = async (f: Flow, n: NonceInfo, reason: string, data?: Record<string, unknown>) => {
+    const d = draft(f, "nonce.rejected", n, reason);
+    if (data) d.data = { ...d.data, ...data };
+    try {
+      await ctx.store.appendAudit([d]);
+    } catch (e) {
+      m.auditWriteFailures.inc();
+      ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway audit write failed");
+    }
   };
 
   async function run(f: Flow): Promise<void> {
@@ -103,12 +120,7 @@ export function createHandler(
       info.matcher.match(f.method, target.segments) ||
       (f.method === "HEAD" && info.matcher.match("GET", target.segments));
     if (!allowed) {
-      try {
-        await ctx.store.appendAudit([draft(f, "nonce.rejected", info, "scope_denied")]);
-      } catch (e) {
-        m.auditWriteFailures.inc();
-        ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway audit write failed");
-      }
+      await auditRejected(f, info, "scope_denied");
       return reject(f, "scope_denied", `${f.method} ${target.path} is outside this nonce's scope`);
     }
 
@@ -132,7 +144,7 @@ export function createHandler(
     const nonceId = info.id;
     const running = inflight.get(nonceId) ?? 0;
     if (running >= cfg.maxConcurrentPerNonce) {
-      return reject(f, "rate_limited", "too many concurrent requests for this nonce");
+      return reject(f, "rate_limited", "too many concurrent requests for this nonce", 1);
     }
     inflight.set(nonceId, running + 1);
     let released = false;
@@ -144,6 +156,28 @@ export function createHandler(
       else inflight.set(nonceId, n);
     };
     res.once("close", release);
+
+    if (info.rate) {
+      const waitMs = limiter.take(nonceId, info.rate, info.expiresAt, f.now);
+      if (waitMs > 0) {
+        await auditRejected(f, info, "rate_limited");
+        const retryAfterS = Math.max(1, Math.ceil(waitMs / 1000));
+        return reject(f, "rate_limited", "this nonce's rate limit is exceeded", retryAfterS);
+      }
+    }
+
+    let body: Buffer | null = null;
+    const applied = info.constraints?.forRoute(f.method, target.segments) ?? null;
+    if (applied) {
+      const gate = await enforceConstraints(applied, req, target.query, filtered, bodyCap);
+      if ("unreadable" in gate) return reject(f, "bad_request", "the request body could not be read");
+      if ("tooLarge" in gate) return reject(f, "payload_too_large", "request body exceeds the gateway limit");
+      if ("field" in gate) {
+        await auditRejected(f, info, "constraint_failed", { field: gate.field });
+        return reject(f, "constraint_failed", `request field ${gate.field} does not satisfy this nonce's constraints`);
+      }
+      body = gate.body;
+    }
 
     let consumed: Awaited<ReturnType<AppContext["store"]["consumeNonce"]>>;
     try {
@@ -177,7 +211,7 @@ export function createHandler(
       return reject(f, "internal", "the service credential could not be used");
     }
     try {
-      await forward(f, upstream.origin, upstream.insecure, target.path, query, headers, filtered, needles);
+      await forward(f, upstream.origin, upstream.insecure, target.path, query, headers, filtered, body, needles);
     } finally {
       wipeNeedles(needles);
     }
@@ -191,13 +225,15 @@ export function createHandler(
     query: string,
     headers: Record<string, string>,
     framing: { contentLength: number; chunked: boolean },
+    buffered: Buffer | null,
     needles: Buffer[],
   ): Promise<void> {
     const { req, res } = f;
     const pathAndQuery = query.length > 0 ? `${path}?${query}` : path;
     if (!originUnchanged(origin, pathAndQuery)) return reject(f, "bad_request", "request target changes the origin");
-    let body: Readable | null = null;
-    if (framing.chunked) body = req.pipe(new BodyLimit(cfg.maxBodyBytes));
+    let body: Readable | Buffer | null = null;
+    if (buffered) body = buffered.length > 0 ? buffered : null;
+    else if (framing.chunked) body = req.pipe(new BodyLimit(cfg.maxBodyBytes));
     else if (framing.contentLength > 0) body = req;
     const abort = new AbortController();
     const onClose = () => {

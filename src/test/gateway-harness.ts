@@ -30,7 +30,13 @@ export interface Harness {
   secret: string;
   issue(
     routes: string[],
-    opts?: { maxUses?: number; ttlMs?: number; service?: string },
+    opts?: {
+      maxUses?: number;
+      ttlMs?: number;
+      service?: string;
+      constraints?: Record<string, unknown>;
+      rate?: string;
+    },
   ): Promise<{ token: string; id: string }>;
   putService(name: string, upstream: string, auth: ServiceAuth, insecureUpstream?: boolean): Promise<void>;
   setSecret(name: string, secret: string | Buffer): Promise<void>;
@@ -127,7 +133,8 @@ export async function startHarness(
           task: "task-1",
           maxUses: o.maxUses ?? null,
           uses: 0,
-          constraints: null,
+          constraints: o.constraints ?? null,
+          rate: o.rate ?? null,
           metadata: null,
           issuedBy: "key_test",
           createdAt: now,
