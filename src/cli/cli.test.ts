@@ -217,6 +217,23 @@ describe("argument parsing", () => {
     expect(io.out()).toBe(`${TOKEN}\n`);
   });
 
+  it("nonce create --rate and --constraints (a JSON object) reach the API; bad JSON is a usage error", async () => {
+    const constraints = { "POST /v1/refunds": { "body.amount": { max: 5000 } } };
+    const base = ["nonce", "create", "--service", "s", "--scope", "refunds", "--agent", "x", "--rate", "60/m"];
+    const io = fakeIo({ env });
+    expect(await run(argv(...base, "--constraints", JSON.stringify(constraints), "-q"), io)).toBe(0);
+    expect(seen[0]?.body).toEqual({ service: "s", scope: "refunds", agent: "x", rate: "60/m", constraints });
+    const json = fakeIo({ env });
+    expect(await run(argv(...base, "--json"), json)).toBe(0);
+    expect(seen[1]?.body).toEqual({ service: "s", scope: "refunds", agent: "x", rate: "60/m" });
+    for (const bad of ["{nope", "[1]", "5"]) {
+      const e = fakeIo({ env });
+      expect(await run(argv(...base, "--constraints", bad), e)).not.toBe(0);
+      expect(e.err()).toMatch(/JSON object/);
+    }
+    expect(seen).toHaveLength(2);
+  });
+
   it("nonce revoke: by id, by filters, and not both or neither", async () => {
     const a = fakeIo({ env });
     expect(await run(argv("nonce", "revoke", "nce_1"), a)).toBe(0);

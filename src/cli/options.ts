@@ -16,6 +16,20 @@ export function port(value: string): number {
   return Number(value);
 }
 
+/** A JSON object argument (`--constraints '{…}'`). */
+export function jsonObject(value: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new InvalidArgumentError("expected a JSON object");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new InvalidArgumentError("expected a JSON object");
+  }
+  return parsed as Record<string, unknown>;
+}
+
 /** `--ttl 300` is seconds, as in the API; anything else ("5m") is passed through for the server to parse. */
 export function ttl(value: string): string | number {
   return /^\d+$/.test(value) ? Number(value) : value;

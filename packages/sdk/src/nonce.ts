@@ -30,6 +30,8 @@ export class Nonce {
   readonly task: string | null;
   readonly expiresAt: Date;
   readonly maxUses: number | null;
+  /** Per-nonce rate limit (`"60/m"`), or null. */
+  readonly rate: string | null;
   /** Where agents send requests, e.g. `http://127.0.0.1:7071`. */
   readonly gatewayUrl: string;
   readonly gatewayHost: string;
@@ -48,6 +50,7 @@ export class Nonce {
     this.task = typeof w.task === "string" ? w.task : null;
     this.expiresAt = date(w.expires_at) as Date;
     this.maxUses = typeof w.max_uses === "number" ? w.max_uses : null;
+    this.rate = typeof w.rate === "string" ? w.rate : null;
     this.#token = w.nonce;
     this.#revokeById = deps.revoke;
     this.#fetch = deps.fetch;
@@ -108,6 +111,7 @@ export class Nonce {
       task: this.task,
       expiresAt: this.expiresAt.toISOString(),
       maxUses: this.maxUses,
+      rate: this.rate,
       gatewayUrl: this.gatewayUrl,
       nonce: "[redacted]",
     };

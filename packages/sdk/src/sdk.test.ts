@@ -50,6 +50,7 @@ function route(s: Seen, res: http.ServerResponse): true {
       task: b.task ?? null,
       expires_at: "2026-01-01T00:05:00.000Z",
       max_uses: b.max_uses ?? null,
+      rate: b.rate ?? null,
       gateway_url: `${base}/gw`,
     });
   }
@@ -190,6 +191,23 @@ describe("nonces", () => {
     expect(n.gatewayHost).toBe("127.0.0.1");
     expect(n.gatewayPort).toBe(Number(new URL(base).port));
     expect(n.gatewayProtocol).toBe("http");
+  });
+
+  it("passes rate and constraints through and exposes the rate on the handle", async () => {
+    const constraints = { "POST /v1/refunds": { "body.amount": { max: 5000 } } };
+    const n = await client().nonces.create({
+      service: "stripe",
+      scope: "refunds",
+      agent: "a",
+      rate: "60/m",
+      constraints,
+    });
+    expect(seen[0]?.body).toMatchObject({ rate: "60/m", constraints });
+    expect(n.rate).toBe("60/m");
+    expect(n.toJSON()).toMatchObject({ rate: "60/m" });
+    const plain = await client().nonces.create({ service: "stripe", scope: "refunds", agent: "a" });
+    expect(seen[1]?.body).not.toHaveProperty("rate");
+    expect(plain.rate).toBeNull();
   });
 
   it("fetch goes to the gateway with the nonce as bearer, keeping caller headers", async () => {

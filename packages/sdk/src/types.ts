@@ -14,6 +14,9 @@ export interface CreateNonceParams {
   agent: string;
   task?: string;
   maxUses?: number;
+  /** Per-nonce rate limit, `"60/m"` (count per s, m or h), enforced by each gateway process. */
+  rate?: string;
+  /** Request constraints, e.g. `{"POST /v1/refunds": {"body.amount": {"max": 5000}}}` (see docs/api.md). */
   constraints?: Record<string, unknown>;
   metadata?: Record<string, unknown>;
 }
@@ -27,6 +30,7 @@ export interface NonceInfo {
   status: NonceStatus;
   uses: number;
   maxUses: number | null;
+  rate: string | null;
   createdAt: Date;
   expiresAt: Date;
   revokedAt: Date | null;
@@ -107,6 +111,10 @@ export interface PolicyRule {
   max_ttl?: Ttl;
   max_uses?: number;
   allow_routes?: boolean;
+  /** Constraints every nonce issued under this rule carries (AND-merged into the nonce's own). */
+  constraints?: Record<string, unknown>;
+  /** Loosest rate a nonce issued under this rule may carry, e.g. `"60/m"`; the default rate too. */
+  max_rate?: string;
 }
 
 export interface IssuerPolicy {

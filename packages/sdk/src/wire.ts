@@ -41,6 +41,7 @@ export function nonceCreateToWire(p: CreateNonceParams): Wire {
   if (p.ttl !== undefined) out.ttl = p.ttl;
   if (p.task !== undefined) out.task = p.task;
   if (p.maxUses !== undefined) out.max_uses = p.maxUses;
+  if (p.rate !== undefined) out.rate = p.rate;
   if (p.constraints !== undefined) out.constraints = p.constraints;
   if (p.metadata !== undefined) out.metadata = p.metadata;
   return out;
@@ -56,6 +57,7 @@ export function nonceInfoFromWire(w: Wire): NonceInfo {
     status: w.status,
     uses: num(w.uses) ?? 0,
     maxUses: num(w.max_uses),
+    rate: str(w.rate),
     createdAt: date(w.created_at) as Date,
     expiresAt: date(w.expires_at) as Date,
     revokedAt: date(w.revoked_at),

@@ -3,7 +3,7 @@ import { type Command, Option } from "commander";
 import { clientFromEnv } from "../client.js";
 import { UsageError } from "../errors.js";
 import { type CliIo, printJson, println } from "../io.js";
-import { collect, positiveInt, ttl } from "../options.js";
+import { collect, jsonObject, positiveInt, ttl } from "../options.js";
 import { keyValues, table } from "../table.js";
 
 interface CreateOpts {
@@ -13,6 +13,8 @@ interface CreateOpts {
   agent: string;
   task?: string;
   maxUses?: number;
+  rate?: string;
+  constraints?: Record<string, unknown>;
   json?: boolean;
   quiet?: boolean;
 }
@@ -37,6 +39,8 @@ function createParams(o: CreateOpts): CreateNonceParams {
   if (o.ttl !== undefined) p.ttl = o.ttl;
   if (o.task !== undefined) p.task = o.task;
   if (o.maxUses !== undefined) p.maxUses = o.maxUses;
+  if (o.rate !== undefined) p.rate = o.rate;
+  if (o.constraints !== undefined) p.constraints = o.constraints;
   return p;
 }
 
@@ -50,6 +54,7 @@ function describeIssued(n: Nonce): string {
     ["task", n.task],
     ["expires_at", n.expiresAt],
     ["max_uses", n.maxUses],
+    ["rate", n.rate],
     ["gateway_url", n.gatewayUrl],
   ]);
 }
@@ -63,6 +68,7 @@ function describeInfo(n: NonceInfo): string {
     ["task", n.task],
     ["status", n.status],
     ["uses", n.maxUses === null ? String(n.uses) : `${n.uses}/${n.maxUses}`],
+    ["rate", n.rate],
     ["created_at", n.createdAt],
     ["expires_at", n.expiresAt],
     ["revoked_at", n.revokedAt],
@@ -81,6 +87,12 @@ export function registerNonce(program: Command, io: CliIo): void {
     .requiredOption("--agent <agent>", "agent identity, recorded on every audit event")
     .option("--task <task>", "task id, for revoke-by-task and audit")
     .option("--max-uses <n>", "maximum number of gateway requests", positiveInt)
+    .option("--rate <rate>", 'rate limit per gateway process: "60/m" (count per s, m or h)')
+    .option(
+      "--constraints <json>",
+      'request constraints as JSON, e.g. \'{"POST /v1/refunds": {"body.amount": {"max": 5000}}}\'',
+      jsonObject,
+    )
     .option("--json", "print the API's JSON (includes the token)")
     .option("-q, --quiet", "print only the token, e.g. NONCE=$(agent-nonce nonce create … -q)")
     .action(async (o: CreateOpts) => {
