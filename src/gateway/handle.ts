@@ -38,6 +38,8 @@ interface Flow {
   started: number;
   method: string;
   path: string;
+  /** Read once at the start: by the time `nonce.completed` is written, node may have detached the socket. */
+  sourceIp: string | null;
   service: string;
   nonce: NonceInfo | null;
 }
@@ -66,7 +68,7 @@ export function createHandler(
     scopes: n.scopes,
     reason,
     request: { method: f.method, path: f.path, status: null, duration_ms: null, bytes: null },
-    sourceIp: f.req.socket.remoteAddress ?? null,
+    sourceIp: f.sourceIp,
     data: { request_id: f.requestId },
   });
 
@@ -293,6 +295,7 @@ export function createHandler(
       started: performance.now(),
       method: req.method ?? "",
       path: "",
+      sourceIp: req.socket.remoteAddress ?? null,
       service: "",
       nonce: null,
     };
