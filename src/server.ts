@@ -11,6 +11,7 @@ import { createLogger, type Logger } from "./app/logger.js";
 import { createMetrics } from "./app/metrics.js";
 import type { Config } from "./config.js";
 import { type Clock, systemClock } from "./core/clock.js";
+import { newId } from "./core/ids.js";
 import { createGatewayServer } from "./gateway/server.js";
 import { openStore } from "./store/index.js";
 
@@ -47,6 +48,28 @@ function urlFor(tls: boolean, host: string, port: number): string {
   return `${tls ? "https" : "http"}://${h}:${port}`;
 }
 
+/** Every start is on the record, with the role and the key that will sign this replica's checkpoints. */
+async function recordStart(ctx: AppContext, kid: string): Promise<void> {
+  const now = ctx.clock.now();
+  await ctx.store.appendAudit([
+    {
+      id: newId("evt", now),
+      time: now,
+      type: "system.started",
+      actor: { type: "system", id: "server", name: "agent-nonce" },
+      agent: null,
+      task: null,
+      nonceId: null,
+      service: null,
+      scopes: null,
+      reason: null,
+      request: null,
+      sourceIp: null,
+      data: { role: ctx.config.role, store: ctx.store.dialect, audit_signing_kid: kid },
+    },
+  ]);
+}
+
 export async function startServer(config: Config, opts: { log?: Logger; clock?: Clock } = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger(config.logLevel);
   const clock = opts.clock ?? systemClock;
@@ -70,6 +93,7 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
     // Signing key (refuses a group/world-readable one), checkpoints; closed after the listeners so the final
     // checkpoint covers the gateway's last completion events.
     audit = await startAuditRuntime(ctx);
+    await recordStart(ctx, audit.signer.kid);
     const tls =
       config.tlsCert && config.tlsKey
         ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }

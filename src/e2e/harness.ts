@@ -5,7 +5,7 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import pg from "pg";
 import { createLogger } from "../app/logger.js";
-import { loadConfig } from "../config.js";
+import { type ConfigInput, loadConfig } from "../config.js";
 import type { Clock } from "../core/clock.js";
 import { generateToken } from "../core/tokens.js";
 import { type RunningServer, startServer } from "../server.js";
@@ -59,7 +59,7 @@ async function createDatabase(): Promise<{ url: string; drop(): Promise<void> }>
 
 export async function startE2e(
   dialect: "sqlite" | "postgres",
-  opts: { clock?: Clock; dataDir?: string } = {},
+  opts: { clock?: Clock; dataDir?: string; config?: Partial<ConfigInput> } = {},
 ): Promise<E2eServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), "an-e2e-"));
   const db = dialect === "postgres" ? await createDatabase() : null;
@@ -72,6 +72,7 @@ export async function startE2e(
       logLevel: "silent",
       adminKey: adminApiKey,
       ...(db ? { databaseUrl: db.url } : {}),
+      ...opts.config,
     },
   });
   let logText = "";

@@ -4,6 +4,7 @@ import * as healthz from "./healthz.js";
 import * as metrics from "./metrics.js";
 import * as openapiJson from "./openapi_json.js";
 import * as auditCheckpoints from "./v1_audit_checkpoints.js";
+import * as auditExport from "./v1_audit_export.js";
 import * as auditList from "./v1_audit_list.js";
 import * as auditVerify from "./v1_audit_verify.js";
 import * as keysCreate from "./v1_keys_create.js";
@@ -19,6 +20,7 @@ import * as servicesDelete from "./v1_services_delete.js";
 import * as servicesGet from "./v1_services_get.js";
 import * as servicesList from "./v1_services_list.js";
 import * as servicesPut from "./v1_services_put.js";
+import * as tasksGet from "./v1_tasks_get.js";
 import * as templatesList from "./v1_templates_list.js";
 
 export interface RouteModule {
@@ -45,6 +47,8 @@ export const ROUTES: readonly RouteModule[] = [
   auditList,
   auditVerify,
   auditCheckpoints,
+  auditExport,
+  tasksGet,
   healthz,
   metrics,
   openapiJson,

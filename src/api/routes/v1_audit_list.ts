@@ -20,7 +20,7 @@ export const AUDIT_TYPES = [
   "system.started",
 ] as const;
 
-const Time = z
+export const AuditTime = z
   .string()
   .max(40)
   .refine((s) => /^\d{4}-\d{2}-\d{2}T/.test(s) && Number.isFinite(Date.parse(s)), {
@@ -29,7 +29,7 @@ const Time = z
   .transform((s) => Date.parse(s))
   .openapi({ type: "string", format: "date-time" });
 
-const AuditEventSchema = z
+export const AuditEventSchema = z
   .object({
     id: z.string(),
     seq: z.number().int(),
@@ -72,8 +72,8 @@ export const route = createRoute({
       nonce: NonceId.optional(),
       service: ServiceName.optional(),
       type: z.enum(AUDIT_TYPES).optional(),
-      since: Time.optional().openapi({ description: "Inclusive lower bound" }),
-      until: Time.optional().openapi({ description: "Exclusive upper bound" }),
+      since: AuditTime.optional().openapi({ description: "Inclusive lower bound" }),
+      until: AuditTime.optional().openapi({ description: "Exclusive upper bound" }),
       limit: Limit,
       cursor: Cursor,
     }),
