@@ -44,6 +44,9 @@ const AuditSink = z.discriminatedUnion("type", [
     flush_ms: count.default(1000),
     max_queue: count.default(10_000),
     timeout_ms: count.default(10_000),
+    /** Retry delay: exponential from retry_base_ms up to retry_max_ms, with full jitter. */
+    retry_base_ms: count.default(250),
+    retry_max_ms: count.default(30_000),
   }),
 ]);
 

@@ -1,6 +1,8 @@
 import type { AuditCheckpoint } from "../core/types.js";
 import { Checkpointer, readLatestCheckpoint } from "./audit-checkpoints.js";
+import { AuditFeed } from "./audit-feed.js";
 import { type AuditSigner, loadAuditSigner } from "./audit-signing.js";
+import { AuditSink } from "./audit-sinks.js";
 import { type AuditVerifyResult, verifyAudit } from "./audit-verify.js";
 import type { AppContext } from "./context.js";
 
@@ -11,6 +13,11 @@ import type { AppContext } from "./context.js";
 export interface AuditRuntime {
   readonly signer: AuditSigner;
   readonly checkpointer: Checkpointer;
+  /** Committed events in seq order, for live readers. */
+  readonly feed: AuditFeed;
+  readonly sinks: readonly AuditSink[];
+  /** Live streams register here so shutdown can end them (an open stream would keep the listener open). */
+  readonly streams: Set<() => void>;
   /** This replica's key id and `audit.trustedKeys`. */
   readonly trustedKids: ReadonlySet<string>;
   verify(): Promise<AuditVerifyResult>;
@@ -33,15 +40,29 @@ export async function startAuditRuntime(ctx: AppContext): Promise<AuditRuntime> 
     intervalMs: cfg.checkpointInterval,
   });
   await checkpointer.start();
+  const feed = new AuditFeed(ctx.store, ctx.log, cfg.pollMs);
+  await feed.start();
+  const sinks = cfg.sinks.map((c, i) => new AuditSink(c, i, ctx.log, ctx.metrics));
+  for (const sink of sinks) feed.subscribe((events) => sink.offer(events));
+  const streams = new Set<() => void>();
   let closed: Promise<void> | null = null;
   return {
     signer,
     checkpointer,
+    feed,
+    sinks,
+    streams,
     trustedKids,
     latestFileCheckpoint: () => readLatestCheckpoint(dataDir),
     verify: () => verifyAudit(ctx.store, { trustedKids, latest: readLatestCheckpoint(dataDir) }),
     close() {
-      closed ??= checkpointer.close();
+      closed ??= (async () => {
+        for (const end of [...streams]) end();
+        await checkpointer.close();
+        // The feed has handed every committed event to the sinks synchronously; now deliver what is queued.
+        await Promise.allSettled(sinks.map((s) => s.close()));
+        feed.close();
+      })();
       return closed;
     },
   };

@@ -52,6 +52,24 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: "Audit writes that failed (the request was refused: fail closed).",
       registers: [registry],
     }),
+    auditSinkDropped: new Counter({
+      name: "agent_nonce_audit_sink_dropped_total",
+      help: "Audit events a sink dropped because its bounded queue was full (receiver down or too slow).",
+      labelNames: ["sink"] as const,
+      registers: [registry],
+    }),
+    auditSinkDelivered: new Counter({
+      name: "agent_nonce_audit_sink_delivered_total",
+      help: "Audit events a sink delivered.",
+      labelNames: ["sink"] as const,
+      registers: [registry],
+    }),
+    auditSinkRetries: new Counter({
+      name: "agent_nonce_audit_sink_retries_total",
+      help: "Failed audit sink deliveries that will be retried (with backoff).",
+      labelNames: ["sink"] as const,
+      registers: [registry],
+    }),
     secretsScrubbed: new Counter({
       name: "agent_nonce_gateway_secret_scrubbed_total",
       help: "Responses in which the injected secret was found and redacted or blocked.",

@@ -36,6 +36,28 @@ function hashedFields(d: AuditDraft, seq: number, prevHash: string): Record<stri
   };
 }
 
+/** The inverse of `publicEvent`, for re-verifying an export or a sink's output (`verifyChain`). */
+export function eventFromPublic(p: Record<string, unknown>): AuditEvent {
+  return {
+    id: p.id as string,
+    seq: p.seq as number,
+    time: Date.parse(p.time as string),
+    type: p.type as AuditEvent["type"],
+    actor: (p.actor ?? null) as AuditEvent["actor"],
+    agent: (p.agent ?? null) as string | null,
+    task: (p.task ?? null) as string | null,
+    nonceId: (p.nonce_id ?? null) as string | null,
+    service: (p.service ?? null) as string | null,
+    scopes: (p.scopes ?? null) as string[] | null,
+    reason: (p.reason ?? null) as string | null,
+    request: (p.request ?? null) as AuditEvent["request"],
+    sourceIp: (p.source_ip ?? null) as string | null,
+    data: (p.data ?? null) as Record<string, unknown> | null,
+    prevHash: p.prev_hash as string,
+    hash: p.hash as string,
+  };
+}
+
 export function eventHash(d: AuditDraft, seq: number, prevHash: string): string {
   const json = canonicalize(hashedFields(d, seq, prevHash));
   if (json === undefined) throw new Error("audit event is not serialisable");
