@@ -24,6 +24,8 @@ export interface RunningServer {
   ctx: AppContext;
   apiUrl: string | null;
   gatewayUrl: string | null;
+  /** The audit runtime (signing key, checkpoints, live feed, sinks). */
+  audit: AuditRuntime;
   /** Set only when an admin key was generated on this start; print it once. */
   adminKey: string | null;
   close(): Promise<void>;
@@ -124,15 +126,18 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
 
     log.info({ api: apiUrl, gateway: gatewayUrl, store: store.dialect, role: config.role }, "agent-nonce started");
     let closed: Promise<void> | null = null;
+    const running = audit;
     return {
       config,
       ctx,
       apiUrl,
       gatewayUrl,
+      audit: running,
       adminKey,
       close() {
         closed ??= (async () => {
           clearInterval(cleanup);
+          audit?.endStreams();
           await Promise.allSettled(closers.map((c) => c()));
           await audit?.close();
           await store.close();

@@ -21,6 +21,8 @@ export interface AuditRuntime {
   /** This replica's key id and `audit.trustedKeys`. */
   readonly trustedKids: ReadonlySet<string>;
   verify(): Promise<AuditVerifyResult>;
+  /** Ends every live stream (before the API listener closes: it waits for open responses). */
+  endStreams(): void;
   latestFileCheckpoint(): AuditCheckpoint | null;
   close(): Promise<void>;
 }
@@ -55,6 +57,9 @@ export async function startAuditRuntime(ctx: AppContext): Promise<AuditRuntime> 
     trustedKids,
     latestFileCheckpoint: () => readLatestCheckpoint(dataDir),
     verify: () => verifyAudit(ctx.store, { trustedKids, latest: readLatestCheckpoint(dataDir) }),
+    endStreams() {
+      for (const end of [...streams]) end();
+    },
     close() {
       closed ??= (async () => {
         for (const end of [...streams]) end();

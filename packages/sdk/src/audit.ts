@@ -110,9 +110,10 @@ export class Audit {
         if (!follow) return;
       } catch (e) {
         if (signal?.aborted) return;
+        // Reconnect after network failures and 5xx; anything else (401, 403, 400) is final.
         if ((e as { name?: string }).name === "AgentNonceError") {
-          const status = (e as { status?: number }).status ?? 0;
-          if (status < 500) throw e;
+          const { code, status } = e as { code?: string; status?: number };
+          if (code !== "unavailable" && (status ?? 0) < 500) throw e;
         }
       } finally {
         signal?.removeEventListener("abort", stop);

@@ -6,6 +6,7 @@ import * as openapiJson from "./openapi_json.js";
 import * as auditCheckpoints from "./v1_audit_checkpoints.js";
 import * as auditExport from "./v1_audit_export.js";
 import * as auditList from "./v1_audit_list.js";
+import * as auditStream from "./v1_audit_stream.js";
 import * as auditVerify from "./v1_audit_verify.js";
 import * as keysCreate from "./v1_keys_create.js";
 import * as keysDelete from "./v1_keys_delete.js";
@@ -48,6 +49,7 @@ export const ROUTES: readonly RouteModule[] = [
   auditVerify,
   auditCheckpoints,
   auditExport,
+  auditStream,
   tasksGet,
   healthz,
   metrics,

@@ -1,5 +1,6 @@
 import type { AuditEvent, AuditListParams, AuditStreamParams } from "@agent-nonce/sdk";
 import type { Command } from "commander";
+import { InvalidArgumentError } from "commander";
 import { clientFromEnv } from "../client.js";
 import { CheckFailed, UsageError } from "../errors.js";
 import { type CliIo, printJson, println } from "../io.js";
@@ -63,7 +64,7 @@ export function registerAudit(program: Command, io: CliIo): void {
     .command("tail")
     .description("the most recent events; with -f, keep following new ones (server-sent events)")
     .option("-f, --follow", "keep the stream open and print new events as they are committed")
-    .option("-n, --lines <n>", "how many recent events to start with", positiveInt, 20)
+    .option("-n, --lines <n>", "how many recent events to start with (0: only new ones)", count, 20)
     .option("--since-seq <seq>", "start after this seq instead (resume)", positiveInt)
     .option("--agent <agent>")
     .option("--task <task>")
@@ -126,6 +127,11 @@ export function registerAudit(program: Command, io: CliIo): void {
         await write(io, `${line}\n`);
       }
     });
+}
+
+function count(value: string): number {
+  if (!/^\d{1,5}$/.test(value)) throw new InvalidArgumentError("expected a number from 0 to 99999");
+  return Number(value);
 }
 
 /** Writes and waits for the stream to drain when it asks to: an export of millions of lines stays bounded. */
