@@ -11,7 +11,7 @@ afterEach(async () => {
   await h.close();
 });
 
-describe("GET /v1/audit/verify and /v1/audit/checkpoints", () => {
+describe("GET /v1/audit/verify, /v1/audit/checkpoints, /v1/audit/export", () => {
   it("verifies the chain and lists signed checkpoints with the signing key", async () => {
     await h.call("POST", "/v1/nonces", { body: { service: "stripe", scope: "read:customers", agent: "a" } });
     const v = await h.call("GET", "/v1/audit/verify");
@@ -54,10 +54,32 @@ describe("GET /v1/audit/verify and /v1/audit/checkpoints", () => {
     await audit.close();
   });
 
+  it("export streams every event as one JSON line each, oldest first, within since/until", async () => {
+    h.clock.advance(60_000);
+    const mid = new Date(h.clock.now()).toISOString();
+    await h.call("POST", "/v1/nonces", { body: { service: "stripe", scope: "read:customers", agent: "a" } });
+    const all = await h.call("GET", "/v1/audit/export");
+    expect(all.headers.get("content-type")).toMatch(/^application\/x-ndjson/);
+    const lines = all.text
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines.map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect(lines[2]).toEqual((await h.call("GET", "/v1/audit")).body.events[2]);
+    const later = await h.call("GET", `/v1/audit/export?since=${encodeURIComponent(mid)}`);
+    expect(
+      later.text
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).type),
+    ).toEqual(["nonce.issued"]);
+    expect((await h.call("GET", "/v1/audit/export?format=csv")).status).toBe(400);
+  });
+
   it("is for admins and auditors: an issuer gets 403", async () => {
     const auditor = await h.createKey("auditor");
     const issuer = await h.createKey("issuer", { allow: [{ service: "stripe", scopes: ["*"] }] });
-    for (const path of ["/v1/audit/verify", "/v1/audit/checkpoints"]) {
+    for (const path of ["/v1/audit/verify", "/v1/audit/checkpoints", "/v1/audit/export"]) {
       expect((await h.call("GET", path, { key: auditor.key })).status).toBe(200);
       const denied = await h.call("GET", path, { key: issuer.key });
       expect(denied.status).toBe(403);
