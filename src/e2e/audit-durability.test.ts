@@ -62,7 +62,8 @@ describe("audit durability across kill -9 (SQLite, real process)", () => {
     let i = 0;
     const workers = Array.from({ length: 8 }, async () => {
       while (!stop) {
-        const p = `/r/${(i += 1)}`;
+        i += 1;
+        const p = `/r/${i}`;
         try {
           const r = await fetch(`${first.gatewayUrl}${p}`, { headers: { authorization: `Bearer ${n.nonce}` } });
           await r.arrayBuffer();
