@@ -23,7 +23,7 @@ describe("config", () => {
       env: { AGENT_NONCE_GATEWAY_PORT: "4", DATABASE_URL: "postgres://a@h/db" },
     });
     expect(c).toMatchObject({ apiPort: 3, gatewayPort: 4, host: "127.0.0.2", databaseUrl: "postgres://a@h/db" });
-    expect(c.ttl.max).toBe(7_200_000);
+    expect(c.ttl).toEqual({ default: 300_000, min: 1000, max: 7_200_000 });
   });
 
   it("prefers AGENT_NONCE_DATABASE_URL over DATABASE_URL", () => {

@@ -74,8 +74,9 @@ export const ConfigSchema = z
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     sqliteSynchronous: z.enum(["NORMAL", "FULL"]).default("FULL"),
     ttl: z
-      .object({ default: duration.default(300), min: duration.default(1), max: duration.default(3600) })
-      .default({ default: 300_000, min: 1000, max: 3_600_000 }),
+      // prefault, not default: zod's .default() skips the transform, so a default must go through parsing.
+      .object({ default: duration.prefault(300), min: duration.prefault(1), max: duration.prefault(3600) })
+      .prefault({}),
     gateway: z
       .object({
         maxHeaderBytes: bytes.default(16 * 1024),
