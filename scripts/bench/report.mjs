@@ -195,11 +195,17 @@ export function writeReport(res) {
   ];
   s.splice(0, 3, ...head);
   s.push(
+    "## Not measured, and why",
+    "",
+    "- PostgreSQL with 10 M stored nonces: the bulk load runs at 30–50 k rows/s here (7 indexes, random token hashes), i.e. 4–6 min on top of the 10 M SQLite load (~7 min); B7 measures PostgreSQL at 0 and 1 M only. SQLite 10 M is measured; `--no-10m` skips it (run ~14 min instead of ~22).",
+    "- PostgreSQL is a shared system service and is not pinned: its variants (B2, B3, B6, B7) move with the machine's other load more than the SQLite ones; read their per-round columns before their medians.",
+    "- Audit off (B6) drops the audit rows, not the JS chain hashing or the chain-head update (see above).",
+    "",
     "## How to reproduce",
     "",
     "```sh",
     "npm ci",
-    "npm run bench            # full run, ~15 min: installs wrk, nginx-light, redis-tools/redis-server from Debian when missing",
+    "npm run bench            # full run, ~22 min (~14 with --no-10m): installs wrk, nginx-light, redis-tools/redis-server from Debian when missing",
     "npm run bench:smoke      # seconds-long variant (CI): 1 round, undici generator, no installs, writes bench-results/ only",
     "node scripts/bench/run.mjs --only=B4 --rounds=3   # one workload; report under bench-results/",
     "```",
