@@ -7,7 +7,13 @@ import { gatewayUrl, loadConfig } from "./config.js";
 describe("config", () => {
   it("has the documented defaults", () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ host: "127.0.0.1", apiPort: 7070, gatewayPort: 7071, role: "all" });
+    expect(c).toMatchObject({
+      host: "127.0.0.1",
+      apiPort: 7070,
+      gatewayPort: 7071,
+      role: "all",
+      sqliteSynchronous: "NORMAL",
+    });
     expect(c.dataDir).toBe(path.resolve(".agent-nonce"));
     expect(c.ttl).toEqual({ default: 300_000, min: 1000, max: 3_600_000 });
     expect(Object.isFrozen(c)).toBe(true);

@@ -72,7 +72,7 @@ export const ConfigSchema = z
     tlsCert: z.string().optional(),
     tlsKey: z.string().optional(),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-    sqliteSynchronous: z.enum(["NORMAL", "FULL"]).default("FULL"),
+    sqliteSynchronous: z.enum(["NORMAL", "FULL"]).default("NORMAL"),
     ttl: z
       // prefault, not default: zod's .default() skips the transform, so a default must go through parsing.
       .object({ default: duration.prefault(300), min: duration.prefault(1), max: duration.prefault(3600) })

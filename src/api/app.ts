@@ -1,4 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { createApiKeyCache } from "../app/api-key-cache.js";
 import { type AuditRuntime, startAuditRuntime } from "../app/audit-runtime.js";
 import type { AppContext } from "../app/context.js";
 import { createServiceCache } from "../app/service-cache.js";
@@ -17,7 +18,7 @@ export function createApiApp(ctx: AppContext, opts: { audit?: AuditRuntime } = {
   let audit: Promise<AuditRuntime> | undefined = opts.audit ? Promise.resolve(opts.audit) : undefined;
   const deps = { ctx, services: createServiceCache(ctx), audit: () => (audit ??= startAuditRuntime(ctx)) };
   app.use("*", requestContext(ctx));
-  app.use("/v1/*", requireApiKey(ctx), limitBody());
+  app.use("/v1/*", requireApiKey(ctx, createApiKeyCache(ctx)), limitBody());
   for (const m of ROUTES) m.register(app, deps);
   // The path is not echoed: a mistyped URL may carry a token.
   app.notFound((c) => errorResponse(c, "not_found", "no such route"));

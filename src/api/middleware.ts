@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { routePath } from "hono/route";
+import type { ApiKeyCache } from "../app/api-key-cache.js";
 import { authenticate } from "../app/auth.js";
 import type { AppContext } from "../app/context.js";
 import { newId } from "../core/ids.js";
@@ -33,9 +34,9 @@ export function sourceIp(c: { env: ApiEnv["Bindings"] | undefined }): string | n
   return c.env?.incoming?.socket?.remoteAddress ?? null;
 }
 
-export function requireApiKey(ctx: AppContext): MiddlewareHandler<ApiEnv> {
+export function requireApiKey(ctx: AppContext, keys?: ApiKeyCache): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
-    const key = await authenticate(ctx, c.req.header("authorization"));
+    const key = await authenticate(ctx, c.req.header("authorization"), keys);
     c.set("caller", { key, sourceIp: sourceIp(c) });
     await next();
   };

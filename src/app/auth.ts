@@ -1,6 +1,7 @@
 import { AppError } from "../core/errors.js";
 import { hashToken, isWellFormed } from "../core/tokens.js";
 import type { ApiKeyRecord, Role } from "../core/types.js";
+import type { ApiKeyCache } from "./api-key-cache.js";
 import type { AppContext } from "./context.js";
 
 /**
@@ -16,10 +17,15 @@ export function bearerToken(authorization: string | undefined): string | null {
   return m ? (m[1] as string) : null;
 }
 
-export async function authenticate(ctx: AppContext, authorization: string | undefined): Promise<ApiKeyRecord> {
+export async function authenticate(
+  ctx: AppContext,
+  authorization: string | undefined,
+  cache?: ApiKeyCache,
+): Promise<ApiKeyRecord> {
   const token = bearerToken(authorization);
   if (!token || !isWellFormed(token, "ank")) throw new AppError("unauthenticated", UNAUTHENTICATED);
-  const key = await ctx.store.getApiKeyByHash(hashToken(token));
+  const hash = hashToken(token);
+  const key = cache ? await cache.get(hash) : await ctx.store.getApiKeyByHash(hash);
   if (!key || key.revokedAt !== null) throw new AppError("unauthenticated", UNAUTHENTICATED);
   return key;
 }
