@@ -3,6 +3,7 @@ import { registerAudit } from "./commands/audit.js";
 import { registerCredential } from "./commands/credential.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerKey } from "./commands/key.js";
+import { registerMasterKey } from "./commands/master-key.js";
 import { registerNonce } from "./commands/nonce.js";
 import { registerServe } from "./commands/serve.js";
 import { registerService } from "./commands/service.js";
@@ -35,6 +36,7 @@ export function buildProgram(io: CliIo): Command {
   registerKey(program, io);
   registerNonce(program, io);
   registerAudit(program, io);
+  registerMasterKey(program, io);
   return program;
 }
 

@@ -112,7 +112,8 @@ export type AuditType =
   | "credential.set"
   | "key.created"
   | "key.revoked"
-  | "system.started";
+  | "system.started"
+  | "master_key.rotated";
 
 export interface AuditRequest {
   method: string;

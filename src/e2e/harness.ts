@@ -63,7 +63,7 @@ export async function startE2e(
 ): Promise<E2eServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), "an-e2e-"));
   const db = dialect === "postgres" ? await createDatabase() : null;
-  const adminApiKey = generateToken("ank");
+  const adminApiKey = opts.config?.adminKey ?? generateToken("ank");
   const config = loadConfig({
     flags: {
       dataDir,

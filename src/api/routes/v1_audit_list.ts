@@ -18,6 +18,7 @@ export const AUDIT_TYPES = [
   "key.created",
   "key.revoked",
   "system.started",
+  "master_key.rotated",
 ] as const;
 
 export const AuditTime = z
