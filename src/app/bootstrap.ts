@@ -1,5 +1,16 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import path from "node:path";
 import type { Config } from "../config.js";
 import type { Clock } from "../core/clock.js";
@@ -76,6 +87,22 @@ export function loadMasterKeys(config: Config): MasterKeys {
   return { current: parsed.current, keys };
 }
 
+/**
+ * Replaces a 0600 file atomically (write a temp file, fsync, rename): a crash mid-write must never leave a
+ * truncated master key file, which would make every stored credential undecryptable.
+ */
+export function writePrivateFileAtomic(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = openSync(tmp, "w", 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}
+
 /** Adds a new master key version and makes it current; the caller re-wraps credentials with it. */
 export function addMasterKeyVersion(config: Config): MasterKeys {
   const file = path.join(config.dataDir, MASTER_KEY_FILE);
@@ -84,7 +111,7 @@ export function addMasterKeyVersion(config: Config): MasterKeys {
   const next = Math.max(...Object.keys(parsed.keys).map(Number)) + 1;
   parsed.keys[String(next)] = randomBytes(32).toString("base64");
   parsed.current = next;
-  writeFileSync(file, `${JSON.stringify(parsed)}\n`, { mode: 0o600 });
+  writePrivateFileAtomic(file, `${JSON.stringify(parsed)}\n`);
   return loadMasterKeys(config);
 }
 

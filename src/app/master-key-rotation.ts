@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Config } from "../config.js";
 import type { Clock } from "../core/clock.js";
@@ -6,7 +6,13 @@ import { type MasterKeys, rewrap } from "../core/crypto.js";
 import { AppError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import { openStore } from "../store/index.js";
-import { addMasterKeyVersion, assertPrivate, loadMasterKeys, MASTER_KEY_FILE } from "./bootstrap.js";
+import {
+  addMasterKeyVersion,
+  assertPrivate,
+  loadMasterKeys,
+  MASTER_KEY_FILE,
+  writePrivateFileAtomic,
+} from "./bootstrap.js";
 
 /**
  * Master-key rotation, run with the servers stopped (a running server holds the key versions it loaded at start):
@@ -72,6 +78,6 @@ function retireOldVersions(config: Config, keys: MasterKeys): number[] {
     .map(Number)
     .filter((v) => v !== keys.current);
   for (const v of retired) delete parsed.keys[String(v)];
-  writeFileSync(file, `${JSON.stringify(parsed)}\n`, { mode: 0o600 });
+  writePrivateFileAtomic(file, `${JSON.stringify(parsed)}\n`);
   return retired;
 }
