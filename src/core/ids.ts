@@ -56,16 +56,8 @@ function encode40(b: Buffer, o: number): string {
     0;
   const c0 = hi >>> 3;
   const c1 = ((hi & 7) << 2) | (lo >>> 30);
-  return (
-    CROCKFORD[c0] +
-    CROCKFORD[c1] +
-    CROCKFORD[(lo >>> 25) & 31] +
-    CROCKFORD[(lo >>> 20) & 31] +
-    CROCKFORD[(lo >>> 15) & 31] +
-    CROCKFORD[(lo >>> 10) & 31] +
-    CROCKFORD[(lo >>> 5) & 31] +
-    CROCKFORD[lo & 31]
-  );
+  // Indexes are 0..31 by construction; a template literal keeps the strict index types quiet at no cost.
+  return `${CROCKFORD[c0]}${CROCKFORD[c1]}${CROCKFORD[(lo >>> 25) & 31]}${CROCKFORD[(lo >>> 20) & 31]}${CROCKFORD[(lo >>> 15) & 31]}${CROCKFORD[(lo >>> 10) & 31]}${CROCKFORD[(lo >>> 5) & 31]}${CROCKFORD[lo & 31]}`;
 }
 
 export function newId(prefix: IdPrefix, nowMs: number = Date.now()): string {
