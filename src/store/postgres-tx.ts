@@ -11,7 +11,7 @@ import { eventToRow, normalizeDraft } from "./rows.js";
  */
 export type Append = (drafts: readonly AuditDraft[]) => Promise<AuditEvent[]>;
 
-const BEGIN_LOCKED = "BEGIN; SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
+export const BEGIN_LOCKED = "BEGIN; SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
 
 // One statement for any number of events: arrays unnested into rows; `issued_by` derived from the nonce.
 const APPEND = `WITH e AS (
@@ -89,6 +89,18 @@ export async function inTransaction<T>(
   return out;
 }
 
+/** The chain head as read by BEGIN_LOCKED's second statement. */
+export function headOf(began: pg.QueryResult[]): { seq: number; hash: string } {
+  const row = began[1]?.rows[0] as { seq: number; hash: string } | undefined;
+  if (!row) throw new Error("audit head is missing: run migrations");
+  return { seq: Number(row.seq), hash: row.hash };
+}
+
+/** Inserts linked events (one statement for any number) and moves the head to the last one. */
+export async function insertEvents(c: pg.PoolClient, events: AuditEvent[]): Promise<void> {
+  await c.query({ name: "an_audit_append", text: APPEND, values: appendParams(events) });
+}
+
 /**
  * A transaction holding the audit head lock, with `append` linking drafts onto the chain. `onCommit` receives
  * the appended events once COMMIT succeeded.
@@ -100,13 +112,11 @@ export async function audited<T>(
 ): Promise<T> {
   const written: AuditEvent[] = [];
   const out = await inTransaction(pool, BEGIN_LOCKED, async (c, began) => {
-    const row = began[1]?.rows[0] as { seq: number; hash: string } | undefined;
-    if (!row) throw new Error("audit head is missing: run migrations");
-    let head = { seq: Number(row.seq), hash: row.hash };
+    let head = headOf(began);
     const append: Append = async (drafts) => {
       if (drafts.length === 0) return [];
       const events = link(drafts.map(normalizeDraft), head);
-      await c.query({ name: "an_audit_append", text: APPEND, values: appendParams(events) });
+      await insertEvents(c, events);
       const last = events[events.length - 1] as AuditEvent;
       head = { seq: last.seq, hash: last.hash };
       written.push(...events);

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { verifyChain } from "../core/audit-chain.js";
 import { newId } from "../core/ids.js";
 import { generateToken, hashToken } from "../core/tokens.js";
-import type { AuditDraft } from "../core/types.js";
+import type { AuditDraft, NonceRecord } from "../core/types.js";
 import { skipPostgres, TEST_DATABASE_URL } from "../test/stores.js";
 import { createPostgresStore } from "./postgres.js";
 import type { Store } from "./store.js";
@@ -82,6 +82,76 @@ describe.skipIf(skipPostgres)("postgres store with several replicas", () => {
     expect(results.filter((r) => r?.ok)).toHaveLength(7);
     expect(results.filter((r) => r?.ok === false && r.reason === "nonce_exhausted")).toHaveLength(38);
     expect(verifyChain(await b.scanAudit(0, 1000))).toEqual({ ok: true, events: 46 });
+  });
+
+  it("group-commits concurrent writes per replica into one chain; a failing write fails alone", async () => {
+    for (let i = 0; i < 2; i++) {
+      stores.push(await createPostgresStore({ connectionString: TEST_DATABASE_URL, schema, poolSize: 4 }));
+    }
+    await Promise.all(stores.map((s) => s.migrate()));
+    const [a, b] = stores as [Store, Store];
+    const commits: number[][] = [[], []];
+    a.onAuditCommitted((events) => commits[0]?.push(events.length));
+    b.onAuditCommitted((events) => commits[1]?.push(events.length));
+    const nonce = (tokenHash: Buffer, maxUses: number | null = null): NonceRecord => ({
+      id: newId("nce", T0),
+      tokenHash,
+      service: "stripe",
+      scopes: ["read:customers"],
+      routes: ["GET /v1/customers"],
+      agent: "bot",
+      task: null,
+      maxUses,
+      uses: 0,
+      constraints: null,
+      metadata: null,
+      issuedBy: "key_x",
+      createdAt: T0,
+      expiresAt: T0 + 60_000,
+      revokedAt: null,
+      rate: null,
+    });
+    const issued = Array.from({ length: 40 }, () => nonce(hashToken(generateToken("an")), 5));
+    // One event-loop turn on each replica: each store writes them as one (or a few) batched transactions.
+    await Promise.all(issued.map((n, i) => (i % 2 ? a : b).insertNonce(n, draft("nonce.issued", { nonceId: n.id }))));
+    expect(Math.max(...(commits[0] ?? []))).toBeGreaterThan(1);
+    expect(Math.max(...(commits[1] ?? []))).toBeGreaterThan(1);
+
+    // Both replicas race on the same nonces (5 uses each, 8 attempts each) and append in between.
+    const target = issued.slice(0, 4);
+    const results = await Promise.all(
+      Array.from({ length: 32 }, (_, i) => {
+        const s = i % 2 ? a : b;
+        const n = target[i % 4] as NonceRecord;
+        return Promise.all([
+          s.consumeNonce(
+            n.tokenHash,
+            T0 + 1,
+            (x) => draft("nonce.used", { nonceId: x.id }),
+            (reason, x) => draft("nonce.rejected", { reason, nonceId: x?.id ?? null }),
+          ),
+          s.appendAudit([draft("service.updated")]),
+        ]).then(([r]) => r);
+      }),
+    );
+    expect(results.filter((r) => r.ok)).toHaveLength(20);
+    expect(results.filter((r) => !r.ok && r.reason === "nonce_exhausted")).toHaveLength(12);
+    for (const n of target) expect((await b.getNonce(n.id))?.uses).toBe(5);
+
+    // A duplicate token hash in the middle of a batch: it alone is refused; the others commit with their events.
+    const dup = nonce((issued[10] as NonceRecord).tokenHash);
+    const wave = [nonce(hashToken(generateToken("an"))), dup, nonce(hashToken(generateToken("an")))];
+    const settled = await Promise.allSettled(
+      wave.map((n) => a.insertNonce(n, draft("nonce.issued", { nonceId: n.id }))),
+    );
+    expect(settled.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(await a.getNonce(dup.id)).toBeUndefined();
+    expect(await a.getNonce((wave[2] as NonceRecord).id)).toBeDefined();
+
+    const events = await b.scanAudit(0, 1000);
+    expect(verifyChain(events)).toEqual({ ok: true, events: 40 + 32 + 32 + 2 });
+    expect(events.filter((e) => e.nonceId === dup.id)).toHaveLength(0);
+    expect(events.find((e) => e.nonceId === (wave[2] as NonceRecord).id)?.type).toBe("nonce.issued");
   });
 
   it("refuses a schema name that is not a plain identifier", async () => {

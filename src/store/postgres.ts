@@ -4,6 +4,7 @@ import { AppError } from "../core/errors.js";
 import type { NonceRecord } from "../core/types.js";
 import { AuditListeners } from "./audit-listeners.js";
 import { rejectReason, serviceAuditType } from "./outcomes.js";
+import { pgGroupCommit } from "./postgres-group.js";
 import { type Append, audited as auditedTx, inTransaction, migratePostgres, scrub } from "./postgres-tx.js";
 import {
   latestCheckpointQuery,
@@ -113,6 +114,8 @@ export async function createPostgresStore(opts: {
   // Every audited transaction reports its events to onAuditCommitted listeners after COMMIT.
   const audited = <T>(p: pg.Pool, fn: (c: pg.PoolClient, append: Append) => Promise<T>): Promise<T> =>
     auditedTx(p, fn, (events) => listeners.emit(events));
+  // The per-request writes (consume, issue, append) are group-committed: see postgres-group.ts.
+  const group = pgGroupCommit(pool, (events) => listeners.emit(events));
 
   return {
     dialect: "postgres",
@@ -124,6 +127,7 @@ export async function createPostgresStore(opts: {
     async close() {
       if (closed) return;
       closed = true;
+      await group.drain();
       await pool.end();
     },
 
@@ -246,7 +250,7 @@ export async function createPostgresStore(opts: {
     },
 
     async insertNonce(n, audit) {
-      await audited(pool, async (c, append) => {
+      await group.run(async (c, append) => {
         await c.query({ ...Q.insertNonce, values: nonceValues(n) });
         await append([audit]);
       });
@@ -268,7 +272,7 @@ export async function createPostgresStore(opts: {
     },
 
     async consumeNonce(hash, now, onOk, onReject) {
-      return audited(pool, async (c, append) => {
+      return group.run(async (c, append) => {
         const used = await c.query<NonceRow>({ ...Q.consume, values: [hash, now] });
         if (used.rows[0]) {
           const nonce = nonceFromRow(used.rows[0]);
@@ -320,7 +324,7 @@ export async function createPostgresStore(opts: {
 
     async appendAudit(drafts) {
       if (drafts.length === 0) return [];
-      return audited(pool, (_c, append) => append(drafts));
+      return group.run((_c, append) => append(drafts));
     },
 
     async listAudit(filter, page) {
