@@ -9,15 +9,52 @@ interface Job {
 }
 
 /**
+ * In-memory state that follows the transaction (the audit chain head): `begin` runs first inside every write
+ * transaction, `beforeCommit` last; `mark`/`undo` bracket a job whose savepoint rolled back; `settle` tells
+ * whether the transaction committed (false: everything since `begin` is gone).
+ */
+export interface TxState {
+  begin(): void;
+  mark(): unknown;
+  undo(mark: unknown): void;
+  beforeCommit(): void;
+  settle(committed: boolean): void;
+}
+
+export const NO_STATE: TxState = { begin() {}, mark: () => undefined, undo() {}, beforeCommit() {}, settle() {} };
+
+/** Runs `body` in one IMMEDIATE transaction, keeping `state` in step with what committed. */
+export function writeTx<R>(db: BetterSqlite3.Database, state: TxState, body: () => R): R {
+  let value: R;
+  try {
+    value = db
+      .transaction(() => {
+        state.begin();
+        const v = body();
+        state.beforeCommit();
+        return v;
+      })
+      .immediate();
+  } catch (e) {
+    state.settle(false);
+    throw e;
+  }
+  state.settle(true);
+  return value;
+}
+
+/**
  * Group commit for the per-request writes (consume, issue, audit append). Writes queued during one turn of the
- * event loop run in a single IMMEDIATE transaction, each inside its own savepoint (better-sqlite3 nests
- * transactions that way): with synchronous=FULL one WAL sync then covers the whole batch instead of one per
- * request. A failing write rolls back only its savepoint; every promise settles only after the commit, so a
- * caller never acts on a write that was not durable.
+ * event loop run in a single IMMEDIATE transaction: with synchronous=FULL one WAL sync then covers the whole
+ * batch instead of one per request. Optimistic: the batch runs without savepoints (they cost as much as the
+ * writes); if any write throws, the whole transaction is rolled back and the batch re-run with a savepoint per
+ * write, so a failing write fails alone. Every promise settles only after the commit, so a caller never acts
+ * on a write that was not durable. Re-running calls a write's function twice: writes must not have effects
+ * outside the transaction and `state`.
  */
 const MAX_BATCH = 256;
 
-export function groupCommit(db: BetterSqlite3.Database) {
+export function groupCommit(db: BetterSqlite3.Database, state: TxState = NO_STATE) {
   const queue: Job[] = [];
   let scheduled = false;
 
@@ -27,29 +64,45 @@ export function groupCommit(db: BetterSqlite3.Database) {
     setImmediate(flush);
   };
 
+  const optimistic = (jobs: Job[]): Outcome[] =>
+    writeTx(db, state, () => jobs.map((job): Outcome => ({ ok: true, value: job.run() })));
+
+  const isolated = (jobs: Job[]): Outcome[] =>
+    writeTx(db, state, () =>
+      jobs.map((job): Outcome => {
+        const mark = state.mark();
+        try {
+          return { ok: true, value: db.transaction(job.run)() };
+        } catch (error) {
+          state.undo(mark);
+          // SQLite rolls the whole transaction back on some errors (disk full, I/O): then nothing in this
+          // batch committed, and running the rest outside a transaction would be wrong.
+          if (!db.inTransaction) throw error;
+          return { ok: false, error };
+        }
+      }),
+    );
+
   const flush = (): void => {
     scheduled = false;
     // Bounded so one transaction never holds the event loop for long; the rest go in the next turn.
     const jobs = queue.splice(0, MAX_BATCH);
     if (queue.length > 0) schedule();
     if (jobs.length === 0) return;
-    const outcomes: Outcome[] = [];
+    let outcomes: Outcome[];
     try {
-      db.transaction(() => {
-        for (const job of jobs) {
-          try {
-            outcomes.push({ ok: true, value: db.transaction(job.run)() });
-          } catch (error) {
-            // SQLite rolls the whole transaction back on some errors (disk full, I/O): then nothing in this
-            // batch committed, and running the rest outside a transaction would be wrong.
-            if (!db.inTransaction) throw error;
-            outcomes.push({ ok: false, error });
-          }
-        }
-      }).immediate();
+      outcomes = optimistic(jobs);
     } catch (error) {
-      for (const job of jobs) job.reject(error);
-      return;
+      // Alone in its batch, the failing write is the one that threw: nothing to isolate.
+      if (jobs.length === 1) outcomes = [{ ok: false, error }];
+      else {
+        try {
+          outcomes = isolated(jobs);
+        } catch (fatal) {
+          for (const job of jobs) job.reject(fatal);
+          return;
+        }
+      }
     }
     jobs.forEach((job, i) => {
       const o = outcomes[i] as Outcome;
