@@ -1,14 +1,9 @@
 import type pg from "pg";
-import { link } from "../core/audit-chain.js";
 import type { AuditEvent } from "../core/types.js";
-import { type Append, audited, BEGIN_LOCKED, headOf, insertEvents, inTransaction } from "./postgres-tx.js";
-import { normalizeDraft } from "./rows.js";
-
-/** An audited write: its statements, with `append` linking its events onto the chain. */
-export type TxFn<T> = (c: pg.PoolClient, append: Append) => Promise<T>;
+import { type Outcome, runAlone, runBatch, type Write } from "./postgres-writes.js";
 
 interface Job {
-  fn: TxFn<unknown>;
+  write: Write;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
 }
@@ -19,11 +14,11 @@ const MAX_BATCH = 256;
 /**
  * Group commit for the per-request audited writes (consume, issue, audit append), like sqlite-batch.ts: the
  * writes queued while a batch is in flight (or in the same event-loop turn) run in ONE transaction that locks
- * the chain head once, runs every job's statements, inserts all their audit rows in one statement and commits
- * once. One commit (one WAL flush, one head-lock hold) then covers the whole batch instead of one per request.
+ * the chain head once, writes everything in one statement and commits once (postgres-writes.ts: three round
+ * trips per batch). One commit (one WAL flush, one head-lock hold) then covers the whole batch.
  *
- * Optimistic: if anything in the batch fails, it is rolled back and every job re-runs alone in its own
- * transaction, so a failing write fails alone. Every promise settles only after its COMMIT.
+ * Optimistic: if the database refuses anything in the batch, it is rolled back and every write re-runs alone
+ * in its own transaction, so a failing write fails alone. Every promise settles only after its COMMIT.
  */
 export function pgGroupCommit(pool: pg.Pool, onCommit: (events: AuditEvent[]) => void) {
   const queue: Job[] = [];
@@ -47,41 +42,29 @@ export function pgGroupCommit(pool: pg.Pool, onCommit: (events: AuditEvent[]) =>
   };
 
   const flush = async (jobs: Job[]): Promise<void> => {
-    let values: unknown[];
-    const written: AuditEvent[] = [];
+    let done: { outcomes: Outcome[]; events: AuditEvent[] };
     try {
-      values = await inTransaction(pool, BEGIN_LOCKED, async (c, began) => {
-        let head = headOf(began);
-        const append: Append = async (drafts) => {
-          if (drafts.length === 0) return [];
-          const events = link(drafts.map(normalizeDraft), head);
-          const last = events[events.length - 1] as AuditEvent;
-          head = { seq: last.seq, hash: last.hash };
-          written.push(...events);
-          return events;
-        };
-        const out: unknown[] = [];
-        for (const job of jobs) out.push(await job.fn(c, append));
-        if (written.length > 0) await insertEvents(c, written);
-        return out;
-      });
+      done = await runBatch(
+        pool,
+        jobs.map((j) => j.write),
+      );
     } catch {
-      // Something in the batch failed (or the connection did): nothing committed. Re-run alone, in order.
-      for (const job of jobs) {
-        await audited(pool, job.fn, onCommit).then(job.resolve, job.reject);
-      }
+      // The batch (or its connection) failed and nothing committed: each write again, alone, in order.
+      for (const job of jobs) await runAlone(pool, job.write, onCommit).then(job.resolve, job.reject);
       return;
     }
-    if (written.length > 0) onCommit(written);
+    if (done.events.length > 0) onCommit(done.events);
     jobs.forEach((job, i) => {
-      job.resolve(values[i]);
+      const o = done.outcomes[i] as Outcome;
+      if (o.ok) job.resolve(o.value);
+      else job.reject(o.error);
     });
   };
 
   return {
-    run<T>(fn: TxFn<T>): Promise<T> {
+    run<T>(write: Write): Promise<T> {
       return new Promise<T>((resolve, reject) => {
-        queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+        queue.push({ write, resolve: resolve as (v: unknown) => void, reject });
         schedule();
       });
     },

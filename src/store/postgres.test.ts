@@ -140,16 +140,18 @@ describe.skipIf(skipPostgres)("postgres store with several replicas", () => {
 
     // A duplicate token hash in the middle of a batch: it alone is refused; the others commit with their events.
     const dup = nonce((issued[10] as NonceRecord).tokenHash);
-    const wave = [nonce(hashToken(generateToken("an"))), dup, nonce(hashToken(generateToken("an")))];
+    const fresh = hashToken(generateToken("an"));
+    const wave = [nonce(hashToken(generateToken("an"))), dup, nonce(fresh), nonce(fresh)];
     const settled = await Promise.allSettled(
       wave.map((n) => a.insertNonce(n, draft("nonce.issued", { nonceId: n.id }))),
     );
-    expect(settled.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(settled.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled", "rejected"]);
     expect(await a.getNonce(dup.id)).toBeUndefined();
     expect(await a.getNonce((wave[2] as NonceRecord).id)).toBeDefined();
 
     const events = await b.scanAudit(0, 1000);
     expect(verifyChain(events)).toEqual({ ok: true, events: 40 + 32 + 32 + 2 });
+    expect(events.filter((e) => e.nonceId === (wave[3] as NonceRecord).id)).toHaveLength(0);
     expect(events.filter((e) => e.nonceId === dup.id)).toHaveLength(0);
     expect(events.find((e) => e.nonceId === (wave[2] as NonceRecord).id)?.type).toBe("nonce.issued");
   });

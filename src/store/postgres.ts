@@ -1,10 +1,11 @@
 import { type CompiledQuery, Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { AppError } from "../core/errors.js";
-import type { NonceRecord } from "../core/types.js";
+import type { AuditEvent } from "../core/types.js";
 import { AuditListeners } from "./audit-listeners.js";
-import { rejectReason, serviceAuditType } from "./outcomes.js";
+import { serviceAuditType } from "./outcomes.js";
 import { pgGroupCommit } from "./postgres-group.js";
+import { Q } from "./postgres-sql.js";
 import { type Append, audited as auditedTx, inTransaction, migratePostgres, scrub } from "./postgres-tx.js";
 import {
   latestCheckpointQuery,
@@ -23,56 +24,14 @@ import {
   eventFromRow,
   nonceCursor,
   nonceFromRow,
-  nonceToRow,
   pageOf,
   serviceFromRow,
   serviceToRow,
 } from "./rows.js";
 import type { ApiKeyRow, AuditCheckpointRow, AuditRow, Database, NonceRow, ServiceRow } from "./schema.js";
-import type { Store } from "./store.js";
+import type { ConsumeResult, Store } from "./store.js";
 
 const INT8 = 20;
-
-// Hot-path statements are named, so each pooled connection parses and plans them once.
-const Q = {
-  consume: {
-    name: "an_consume",
-    text: `UPDATE nonces SET uses = uses + 1
-      WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2 AND (max_uses IS NULL OR uses < max_uses)
-      RETURNING *`,
-  },
-  nonceByHash: { name: "an_nonce_by_hash", text: "SELECT * FROM nonces WHERE token_hash = $1" },
-  nonceById: { name: "an_nonce_by_id", text: "SELECT * FROM nonces WHERE id = $1" },
-  apiKeyByHash: { name: "an_key_by_hash", text: "SELECT * FROM api_keys WHERE key_hash = $1" },
-  insertNonce: {
-    name: "an_insert_nonce",
-    text: `INSERT INTO nonces (id, token_hash, service, scopes, routes, agent, task, max_uses, uses, constraints,
-      metadata, issued_by, created_at, expires_at, revoked_at, rate)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-  },
-} as const;
-
-function nonceValues(n: NonceRecord): unknown[] {
-  const r = nonceToRow(n);
-  return [
-    r.id,
-    r.token_hash,
-    r.service,
-    r.scopes,
-    r.routes,
-    r.agent,
-    r.task,
-    r.max_uses,
-    r.uses,
-    r.constraints,
-    r.metadata,
-    r.issued_by,
-    r.created_at,
-    r.expires_at,
-    r.revoked_at,
-    r.rate,
-  ];
-}
 
 /**
  * PostgreSQL dialect (pg Pool). int8 columns are parsed as JS numbers (ms timestamps and counters, far below
@@ -154,8 +113,8 @@ export async function createPostgresStore(opts: {
     },
 
     async getService(name) {
-      const row = await k.selectFrom("services").selectAll().where("name", "=", name).executeTakeFirst();
-      return row ? serviceFromRow(row as ServiceRow) : undefined;
+      const r = await pool.query<ServiceRow>({ ...Q.serviceByName, values: [name] });
+      return r.rows[0] ? serviceFromRow(r.rows[0]) : undefined;
     },
 
     async listServices() {
@@ -250,10 +209,7 @@ export async function createPostgresStore(opts: {
     },
 
     async insertNonce(n, audit) {
-      await group.run(async (c, append) => {
-        await c.query({ ...Q.insertNonce, values: nonceValues(n) });
-        await append([audit]);
-      });
+      await group.run({ kind: "insert", nonce: n, audit });
     },
 
     async getNonce(id) {
@@ -272,20 +228,7 @@ export async function createPostgresStore(opts: {
     },
 
     async consumeNonce(hash, now, onOk, onReject) {
-      return group.run(async (c, append) => {
-        const used = await c.query<NonceRow>({ ...Q.consume, values: [hash, now] });
-        if (used.rows[0]) {
-          const nonce = nonceFromRow(used.rows[0]);
-          await append([onOk(nonce)]);
-          return { ok: true as const, nonce };
-        }
-        const found = await c.query<NonceRow>({ ...Q.nonceByHash, values: [hash] });
-        const nonce = found.rows[0] ? nonceFromRow(found.rows[0]) : null;
-        const reason = rejectReason(nonce, now);
-        const draft = onReject(reason, nonce);
-        if (draft) await append([draft]);
-        return { ok: false as const, reason, nonce };
-      });
+      return group.run<ConsumeResult>({ kind: "consume", hash, now, onOk, onReject });
     },
 
     async revokeNonce(id, now, audit) {
@@ -324,7 +267,7 @@ export async function createPostgresStore(opts: {
 
     async appendAudit(drafts) {
       if (drafts.length === 0) return [];
-      return group.run((_c, append) => append(drafts));
+      return group.run<AuditEvent[]>({ kind: "append", drafts });
     },
 
     async listAudit(filter, page) {

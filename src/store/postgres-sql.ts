@@ -1,0 +1,131 @@
+import type { AuditEvent, NonceRecord } from "../core/types.js";
+import { eventToRow, nonceToRow } from "./rows.js";
+import type { NonceRow } from "./schema.js";
+
+/** PostgreSQL statement texts and their parameter builders for the hot path. */
+
+// Named statements: each pooled connection parses and plans them once.
+export const Q = {
+  consume: {
+    name: "an_consume",
+    text: `UPDATE nonces SET uses = uses + 1
+      WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2 AND (max_uses IS NULL OR uses < max_uses)
+      RETURNING *`,
+  },
+  nonceByHash: { name: "an_nonce_by_hash", text: "SELECT * FROM nonces WHERE token_hash = $1" },
+  nonceById: { name: "an_nonce_by_id", text: "SELECT * FROM nonces WHERE id = $1" },
+  apiKeyByHash: { name: "an_key_by_hash", text: "SELECT * FROM api_keys WHERE key_hash = $1" },
+  serviceByName: { name: "an_service_by_name", text: "SELECT * FROM services WHERE name = $1" },
+  insertNonce: {
+    name: "an_insert_nonce",
+    text: `INSERT INTO nonces (id, token_hash, service, scopes, routes, agent, task, max_uses, uses, constraints,
+      metadata, issued_by, created_at, expires_at, revoked_at, rate)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+  },
+} as const;
+
+const NONCE_COLUMNS = [
+  "id",
+  "token_hash",
+  "service",
+  "scopes",
+  "routes",
+  "agent",
+  "task",
+  "max_uses",
+  "uses",
+  "constraints",
+  "metadata",
+  "issued_by",
+  "created_at",
+  "expires_at",
+  "revoked_at",
+  "rate",
+] as const;
+
+export function nonceValues(n: NonceRecord): unknown[] {
+  const r = nonceToRow(n);
+  return NONCE_COLUMNS.map((col) => r[col]);
+}
+
+const EVENT_COLUMNS = [
+  "seq",
+  "id",
+  "time",
+  "type",
+  "actor",
+  "actor_id",
+  "agent",
+  "task",
+  "nonce_id",
+  "service",
+  "scopes",
+  "reason",
+  "request",
+  "source_ip",
+  "data",
+  "prev_hash",
+  "hash",
+] as const;
+
+/**
+ * Every write of a group-committed batch in ONE statement (data-modifying CTEs; each part may be empty):
+ * new nonces, absolute `uses` for consumed ones (decided in Node under the row locks taken by LOCK_READ), the
+ * audit rows, and the head moved to the last one. A CTE does not see the rows another CTE of the same statement
+ * inserts, so `issued_by` is passed for nonces the batch knows, and looked up only for the others.
+ */
+export const WRITE_BATCH = {
+  name: "an_write_batch",
+  text: `WITH ins AS (
+  INSERT INTO nonces (${NONCE_COLUMNS.join(", ")})
+  SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+    $8::int[], $9::int[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], $15::bigint[],
+    $16::text[])
+), upd AS (
+  UPDATE nonces n SET uses = v.uses FROM unnest($17::text[], $18::int[]) AS v(id, uses) WHERE n.id = v.id
+), ev AS (
+  INSERT INTO audit_events (seq, id, "time", "type", actor, actor_id, agent, task, nonce_id, service, scopes,
+    reason, request, source_ip, data, prev_hash, hash, issued_by)
+  SELECT u.seq, u.id, u."time", u."type", u.actor, u.actor_id, u.agent, u.task, u.nonce_id, u.service, u.scopes,
+    u.reason, u.request, u.source_ip, u.data, u.prev_hash, u.hash,
+    COALESCE(u.issued_by, (SELECT n.issued_by FROM nonces n WHERE n.id = u.nonce_id))
+  FROM unnest($19::bigint[], $20::text[], $21::bigint[], $22::text[], $23::text[], $24::text[], $25::text[],
+    $26::text[], $27::text[], $28::text[], $29::text[], $30::text[], $31::text[], $32::text[], $33::text[],
+    $34::text[], $35::text[], $36::text[])
+    AS u(seq, id, "time", "type", actor, actor_id, agent, task, nonce_id, service, scopes, reason, request,
+      source_ip, data, prev_hash, hash, issued_by)
+)
+UPDATE audit_head SET seq = $37, hash = $38 WHERE id = 1`,
+} as const;
+
+export function writeBatchParams(
+  inserts: readonly NonceRow[],
+  updates: readonly NonceRow[],
+  events: readonly AuditEvent[],
+  issuedBy: ReadonlyMap<string, string>,
+  head: { seq: number; hash: string },
+): unknown[] {
+  const rows = events.map(eventToRow);
+  return [
+    ...NONCE_COLUMNS.map((col) => inserts.map((r) => r[col])),
+    updates.map((r) => r.id),
+    updates.map((r) => r.uses),
+    ...EVENT_COLUMNS.map((col) => rows.map((r) => r[col])),
+    events.map((e) => (e.nonceId === null ? null : (issuedBy.get(e.nonceId) ?? null))),
+    head.seq,
+    head.hash,
+  ];
+}
+
+/**
+ * BEGIN, the head lock (always first: one lock order for every writer and replica), and the rows the batch's
+ * consumes will decide on, locked, in ONE round trip. A multi-statement simple query cannot take parameters:
+ * the only values inlined are token hashes, as hex from our own Buffers (no quoting to get wrong).
+ */
+export function lockAndRead(hashes: readonly string[]): string {
+  const begin = "BEGIN; SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
+  if (hashes.length === 0) return begin;
+  for (const h of hashes) if (!/^[0-9a-f]*$/.test(h)) throw new Error("token hash is not hex");
+  const list = hashes.map((h) => `decode('${h}', 'hex')`).join(", ");
+  return `${begin}; SELECT * FROM nonces WHERE token_hash IN (${list}) ORDER BY id FOR UPDATE`;
+}

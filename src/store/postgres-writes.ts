@@ -1,0 +1,150 @@
+import type pg from "pg";
+import { link } from "../core/audit-chain.js";
+import type { AuditDraft, AuditEvent, NonceRecord } from "../core/types.js";
+import { rejectReason } from "./outcomes.js";
+import { lockAndRead, nonceValues, Q, WRITE_BATCH, writeBatchParams } from "./postgres-sql.js";
+import { audited, headOf, inTransaction } from "./postgres-tx.js";
+import { nonceFromRow, nonceToRow, normalizeDraft } from "./rows.js";
+import type { NonceRow } from "./schema.js";
+import type { ConsumeResult, RejectReason } from "./store.js";
+
+/** The group-committed writes (see postgres-group.ts), as data so a batch can be planned as a whole. */
+export type Write =
+  | {
+      kind: "consume";
+      hash: Buffer;
+      now: number;
+      onOk: (n: NonceRecord) => AuditDraft;
+      onReject: (reason: RejectReason, n: NonceRecord | null) => AuditDraft | null;
+    }
+  | { kind: "insert"; nonce: NonceRecord; audit: AuditDraft }
+  | { kind: "append"; drafts: readonly AuditDraft[] };
+
+export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** One write in its own transaction, statement by statement: the retry path when a batch failed. */
+export function runAlone(pool: pg.Pool, w: Write, onCommit: (events: AuditEvent[]) => void): Promise<unknown> {
+  switch (w.kind) {
+    case "append":
+      return audited(pool, (_c, append) => append(w.drafts), onCommit);
+    case "insert":
+      return audited(
+        pool,
+        async (c, append) => {
+          await c.query({ ...Q.insertNonce, values: nonceValues(w.nonce) });
+          await append([w.audit]);
+        },
+        onCommit,
+      );
+    case "consume":
+      return audited(
+        pool,
+        async (c, append): Promise<ConsumeResult> => {
+          const used = await c.query<NonceRow>({ ...Q.consume, values: [w.hash, w.now] });
+          if (used.rows[0]) {
+            const nonce = nonceFromRow(used.rows[0]);
+            await append([w.onOk(nonce)]);
+            return { ok: true, nonce };
+          }
+          const found = await c.query<NonceRow>({ ...Q.nonceByHash, values: [w.hash] });
+          const nonce = found.rows[0] ? nonceFromRow(found.rows[0]) : null;
+          const reason = rejectReason(nonce, w.now);
+          const draft = w.onReject(reason, nonce);
+          if (draft) await append([draft]);
+          return { ok: false, reason, nonce };
+        },
+        onCommit,
+      );
+  }
+}
+
+// The same condition as Q.consume's WHERE clause, decided in Node on the locked row.
+function usable(r: NonceRow, now: number): boolean {
+  return r.revoked_at === null && r.expires_at > now && (r.max_uses === null || r.uses < r.max_uses);
+}
+
+interface Slot {
+  row: NonceRow;
+  inserted: boolean;
+  dirty: boolean;
+}
+
+/**
+ * A whole batch in three round trips whatever its size: BEGIN + head lock + the consumed rows locked; one
+ * statement with every write; COMMIT. Consumes are decided in Node, in queue order, on the locked rows (so two
+ * consumes of one nonce in a batch count twice, exactly as two transactions would). A write whose callback or
+ * draft throws fails alone before anything is sent; any database error fails the whole batch (the caller then
+ * re-runs each write alone). Returns the outcomes in order and the events written, in seq order.
+ */
+export async function runBatch(
+  pool: pg.Pool,
+  writes: readonly Write[],
+): Promise<{ outcomes: Outcome[]; events: AuditEvent[] }> {
+  const hashes = new Set<string>();
+  for (const w of writes) if (w.kind === "consume") hashes.add(w.hash.toString("hex"));
+  return inTransaction(pool, lockAndRead([...hashes]), async (c, began) => {
+    let head = headOf(began);
+    const slots = new Map<string, Slot>();
+    for (const r of (began[2]?.rows ?? []) as NonceRow[]) {
+      slots.set(r.token_hash.toString("hex"), { row: r, inserted: false, dirty: false });
+    }
+    // Every insert is sent, even one whose hash the batch already knows: the unique index must see duplicates.
+    const inserted: Slot[] = [];
+    const issuedBy = new Map<string, string>();
+    for (const s of slots.values()) issuedBy.set(s.row.id, s.row.issued_by);
+    const events: AuditEvent[] = [];
+    const outcomes: Outcome[] = [];
+    for (const w of writes) {
+      try {
+        let drafts: readonly AuditDraft[];
+        let value: unknown;
+        let apply = () => {};
+        if (w.kind === "append") {
+          drafts = w.drafts;
+        } else if (w.kind === "insert") {
+          const row = nonceToRow(w.nonce);
+          drafts = [w.audit];
+          apply = () => {
+            const slot = { row, inserted: true, dirty: false };
+            inserted.push(slot);
+            const key = row.token_hash.toString("hex");
+            if (!slots.has(key)) slots.set(key, slot);
+            if (!issuedBy.has(row.id)) issuedBy.set(row.id, row.issued_by);
+          };
+        } else {
+          const slot = slots.get(w.hash.toString("hex"));
+          if (slot && usable(slot.row, w.now)) {
+            const next = { ...slot.row, uses: slot.row.uses + 1 };
+            const nonce = nonceFromRow(next);
+            drafts = [w.onOk(nonce)];
+            value = { ok: true, nonce } satisfies ConsumeResult;
+            apply = () => {
+              slot.row = next;
+              slot.dirty = true;
+            };
+          } else {
+            const nonce = slot ? nonceFromRow(slot.row) : null;
+            const reason = rejectReason(nonce, w.now);
+            const draft = w.onReject(reason, nonce);
+            drafts = draft ? [draft] : [];
+            value = { ok: false, reason, nonce } satisfies ConsumeResult;
+          }
+        }
+        const linked = link(drafts.map(normalizeDraft), head);
+        const last = linked[linked.length - 1];
+        if (last) head = { seq: last.seq, hash: last.hash };
+        apply();
+        events.push(...linked);
+        outcomes.push({ ok: true, value: w.kind === "append" ? linked : value });
+      } catch (error) {
+        outcomes.push({ ok: false, error });
+      }
+    }
+    const inserts = inserted.map((s) => s.row);
+    const updates = [...slots.values()].filter((s) => s.dirty && !s.inserted).map((s) => s.row);
+    if (inserts.length + updates.length + events.length > 0) {
+      await c.query({ ...WRITE_BATCH, values: writeBatchParams(inserts, updates, events, issuedBy, head) });
+    }
+    return { outcomes, events };
+  });
+}
