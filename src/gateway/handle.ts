@@ -182,6 +182,8 @@ export function createHandler(
     }
 
     let consumed: Awaited<ReturnType<AppContext["store"]["consumeNonce"]>>;
+    // Pending nonce.completed events join this consume's group-committed transaction (see CompletionLog).
+    completions.beforeWrite();
     try {
       consumed = await ctx.store.consumeNonce(
         hash,
