@@ -3,11 +3,6 @@ import type { Database, Statement } from "better-sqlite3";
 /** Statements on the per-request paths, prepared once per connection (after migrations created the tables). */
 const SQL = {
   head: "SELECT seq, hash FROM audit_head WHERE id = 1",
-  setHead: "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1",
-  insertEvent: `INSERT INTO audit_events (seq, id, time, type, actor, actor_id, agent, task, nonce_id, service, scopes,
-        reason, request, source_ip, data, prev_hash, hash, issued_by)
-       VALUES (@seq, @id, @time, @type, @actor, @actor_id, @agent, @task, @nonce_id, @service, @scopes,
-        @reason, @request, @source_ip, @data, @prev_hash, @hash, (SELECT issued_by FROM nonces WHERE id = @nonce_id))`,
   consume: `UPDATE nonces SET uses = uses + 1
        WHERE token_hash = ? AND revoked_at IS NULL AND expires_at > ? AND (max_uses IS NULL OR uses < max_uses)
        RETURNING *`,

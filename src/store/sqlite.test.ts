@@ -121,4 +121,74 @@ describe("sqlite store file handling", () => {
     expect(events[600]?.reason).toBe("last");
     await s.close();
   });
+  it("chain head in memory: rolled-back writes (a lone batch, a mixed batch, a transaction) leave it at the last committed event", async () => {
+    const s = await createSqliteStore({ filename: path.join(dir, "head.db"), synchronous: "NORMAL" });
+    await s.migrate();
+    const [first] = await s.appendAudit([draft("system.started")]);
+    const dup = () => draft("system.started", { id: first?.id as string });
+    // Alone in its batch: the optimistic transaction fails and nothing is retried.
+    await expect(s.appendAudit([draft("system.started"), dup()])).rejects.toThrow();
+    expect(await s.auditHead()).toEqual({ seq: 1, hash: first?.hash });
+    // Mixed batch: the failing write is isolated, the others commit once, contiguous.
+    const burst = await Promise.allSettled([
+      s.appendAudit([draft("system.started", { reason: "a" })]),
+      s.appendAudit([draft("system.started"), dup()]),
+      s.appendAudit([draft("system.started", { reason: "b" })]),
+    ]);
+    expect(burst.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    // A plain transaction whose audit draft throws after the chain advanced in memory.
+    const n = nonceRecord();
+    await s.insertNonce(n, draft("nonce.issued", { nonceId: n.id }));
+    await expect(
+      s.revokeNonce(n.id, T0 + 1, () => {
+        throw new Error("draft failed");
+      }),
+    ).rejects.toThrow("draft failed");
+    const last = await s.appendAudit([draft("system.started", { reason: "last" })]);
+    const events = await s.scanAudit(0, 100);
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(verifyChain(events)).toEqual({ ok: true, events: 5 });
+    expect(await s.auditHead()).toEqual({ seq: 5, hash: last[0]?.hash });
+    expect((await s.getNonce(n.id))?.revokedAt).toBeNull();
+    await s.close();
+  });
+
+  it("chain head in memory: another connection appending to the same file is noticed, the chain stays one", async () => {
+    const file = path.join(dir, "two.db");
+    const a = await createSqliteStore({ filename: file, synchronous: "NORMAL" });
+    await a.migrate();
+    const b = await createSqliteStore({ filename: file, synchronous: "NORMAL" });
+    await b.migrate();
+    for (let i = 0; i < 3; i++) {
+      await a.appendAudit([draft("system.started", { reason: `a${i}` })]);
+      await b.appendAudit([draft("system.started", { reason: `b${i}` })]);
+    }
+    await Promise.all([a.appendAudit([draft("system.started")]), b.appendAudit([draft("system.started")])]);
+    const events = await a.scanAudit(0, 100);
+    expect(verifyChain(events)).toEqual({ ok: true, events: 8 });
+    expect(await b.auditHead()).toEqual({ seq: 8, hash: events[7]?.hash });
+    await a.close();
+    await b.close();
+  });
 });
+
+function nonceRecord(): NonceRecord {
+  return {
+    id: newId("nce", T0),
+    tokenHash: hashToken(generateToken("an")),
+    service: "stripe",
+    scopes: ["read:customers"],
+    routes: ["GET /v1/customers"],
+    agent: "bot",
+    task: null,
+    maxUses: null,
+    uses: 0,
+    constraints: null,
+    metadata: null,
+    rate: null,
+    issuedBy: "key_x",
+    createdAt: T0,
+    expiresAt: T0 + 60_000,
+    revokedAt: null,
+  };
+}

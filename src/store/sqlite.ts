@@ -1,5 +1,4 @@
 import { type CompiledQuery, Kysely, SqliteDialect } from "kysely";
-import { link } from "../core/audit-chain.js";
 import type { AuditDraft, AuditEvent, NonceRecord } from "../core/types.js";
 import { AuditListeners } from "./audit-listeners.js";
 import { rejectReason, serviceAuditType } from "./outcomes.js";
@@ -18,17 +17,16 @@ import {
   checkpointFromRow,
   checkpointToRow,
   eventFromRow,
-  eventToRow,
   nonceCursor,
   nonceFromRow,
   nonceToRow,
-  normalizeDraft,
   pageOf,
   serviceFromRow,
   serviceToRow,
 } from "./rows.js";
 import type { ApiKeyRow, AuditCheckpointRow, AuditRow, Database, NonceRow, ServiceRow } from "./schema.js";
-import { groupCommit } from "./sqlite-batch.js";
+import { groupCommit, type TxState, writeTx } from "./sqlite-batch.js";
+import { SqliteChain } from "./sqlite-chain.js";
 import { migrateSqlite, openSqlite, restrictSidecars } from "./sqlite-open.js";
 import { prepare } from "./sqlite-statements.js";
 import type { ConsumeResult, Store } from "./store.js";
@@ -52,48 +50,36 @@ export async function createSqliteStore(opts: { filename: string; synchronous?: 
 
   const all = <R>(q: CompiledQuery<R>): R[] => db.prepare(q.sql).all(...(q.parameters as unknown[])) as R[];
 
-  // Events appended by the write running now (writes are synchronous), reported to listeners after commit.
   const listeners = new AuditListeners();
-  let written: AuditEvent[] = [];
-
-  /** Links drafts onto the chain head and writes them; call only inside a write transaction. */
-  const append = (drafts: readonly AuditDraft[]): AuditEvent[] => {
-    if (drafts.length === 0) return [];
-    const s = S();
-    const events = link(drafts.map(normalizeDraft), s.head.get() as { seq: number; hash: string });
-    for (const e of events) s.insertEvent.run(eventToRow(e));
-    const last = events[events.length - 1] as AuditEvent;
-    s.setHead.run(last.seq, last.hash);
-    written.push(...events);
-    return events;
+  let chain: SqliteChain | undefined;
+  // Prepared lazily, like the statements.
+  const C = () => {
+    chain ??= new SqliteChain(db);
+    return chain;
+  };
+  const append = (drafts: readonly AuditDraft[]): AuditEvent[] => C().append(drafts);
+  const state: TxState = {
+    begin: () => C().begin(),
+    mark: () => C().mark(),
+    undo: (m) => C().undo(m),
+    beforeCommit: () => C().beforeCommit(),
+    settle: (ok) => C().settle(ok),
   };
 
-  /** Runs one synchronous write and returns what it appended (nothing is kept if it throws). */
-  const capture = <R>(fn: () => R): { value: R; events: AuditEvent[] } => {
-    written = [];
-    try {
-      const value = fn();
-      return { value, events: written };
-    } finally {
-      written = [];
-    }
-  };
-
-  const tx = <A extends unknown[], R>(fn: (...args: A) => R) => {
-    const t = db.transaction(fn);
-    return (...args: A): R => {
-      const { value, events } = capture(() => t.immediate(...args));
+  const tx = <R>(fn: () => R) => {
+    return (): R => {
+      const { value, events } = C().capture(() => writeTx(db, state, fn));
       listeners.emit(events);
       return value;
     };
   };
 
-  const groupCommitter = groupCommit(db);
+  const groupCommitter = groupCommit(db, state);
   // Batched writes settle only after their transaction committed: report their events then, in job order.
   const batch = {
     run: <T>(fn: () => T): Promise<T> =>
       groupCommitter
-        .run(() => capture(fn))
+        .run(() => C().capture(fn))
         .then(({ value, events }) => {
           listeners.emit(events);
           return value;
