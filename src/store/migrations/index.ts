@@ -1,6 +1,7 @@
 import { initial } from "./001_initial.js";
 import { nonceRate } from "./002_nonce_rate.js";
 import { auditCheckpoints } from "./003_audit_checkpoints.js";
+import { auditIndexes } from "./004_audit_indexes.js";
 
 /**
  * Versioned schema migrations, kept as code so `tsc` ships them in dist. Each dialect's runner applies, in one
@@ -14,7 +15,7 @@ export interface Migration {
   postgres: readonly string[];
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, nonceRate, auditCheckpoints];
+export const MIGRATIONS: readonly Migration[] = [initial, nonceRate, auditCheckpoints, auditIndexes];
 
 export const MIGRATIONS_TABLE_SQLITE =
   "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT";
