@@ -13,6 +13,8 @@ const SQL = {
         metadata, rate, issued_by, created_at, expires_at, revoked_at)
        VALUES (@id, @token_hash, @service, @scopes, @routes, @agent, @task, @max_uses, @uses, @constraints,
         @metadata, @rate, @issued_by, @created_at, @expires_at, @revoked_at)`,
+  deleteExpired:
+    "DELETE FROM nonces WHERE id IN (SELECT id FROM nonces WHERE expires_at < ? ORDER BY expires_at LIMIT ?)",
   apiKeyByHash: "SELECT * FROM api_keys WHERE key_hash = ?",
   insertApiKey: `INSERT INTO api_keys (id, name, role, policy, key_hash, created_by, created_at, revoked_at)
        VALUES (@id, @name, @role, @policy, @key_hash, @created_by, @created_at, @revoked_at)`,

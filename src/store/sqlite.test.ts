@@ -170,6 +170,25 @@ describe("sqlite store file handling", () => {
     await a.close();
     await b.close();
   });
+
+  it("deleteExpiredNonces works in slices and yields between them: a write queued meanwhile commits before it ends", async () => {
+    const s = await createSqliteStore({ filename: path.join(dir, "cleanup.db"), synchronous: "NORMAL" });
+    await s.migrate();
+    const expired = Array.from({ length: 2500 }, () => ({ ...nonceRecord(), expiresAt: T0 + 1 }));
+    await Promise.all(expired.map((n) => s.insertNonce(n, draft("nonce.issued", { nonceId: n.id }))));
+    const order: string[] = [];
+    const cleanup = s.deleteExpiredNonces(T0 + 2, 2200).then((n) => {
+      order.push("cleanup");
+      return n;
+    });
+    const write = s.appendAudit([draft("system.started")]).then(() => order.push("write"));
+    await Promise.all([cleanup, write]);
+    expect(await cleanup).toBe(2200);
+    expect(order).toEqual(["write", "cleanup"]);
+    expect(await s.deleteExpiredNonces(T0 + 2, 10_000)).toBe(300);
+    expect(await s.deleteExpiredNonces(T0 + 2, 10_000)).toBe(0);
+    await s.close();
+  });
 });
 
 function nonceRecord(): NonceRecord {

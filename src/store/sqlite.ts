@@ -38,6 +38,8 @@ import type { ConsumeResult, Store } from "./store.js";
  * issue, audit append) are group-committed (sqlite-batch.ts). kysely builds the filtered
  * queries and runs the plain reads; hot paths use statements prepared once.
  */
+const CLEANUP_SLICE = 1000;
+
 export async function createSqliteStore(opts: { filename: string; synchronous?: "NORMAL" | "FULL" }): Promise<Store> {
   const db = openSqlite(opts.filename, opts.synchronous ?? "FULL");
   const k = new Kysely<Database>({ dialect: new SqliteDialect({ database: db }) });
@@ -278,11 +280,18 @@ export async function createSqliteStore(opts: { filename: string; synchronous?: 
     },
 
     async deleteExpiredNonces(before, limit) {
-      return db
-        .prepare(
-          "DELETE FROM nonces WHERE id IN (SELECT id FROM nonces WHERE expires_at < ? ORDER BY expires_at LIMIT ?)",
-        )
-        .run(before, limit).changes;
+      // In slices of CLEANUP_SLICE rows, each its own transaction, yielding to the event loop in between: a
+      // large cleanup never holds the connection (and the gateway's writes) for more than one slice.
+      const del = S().deleteExpired;
+      let total = 0;
+      while (total < limit) {
+        const n = del.run(before, Math.min(CLEANUP_SLICE, limit - total)).changes;
+        total += n;
+        if (n < CLEANUP_SLICE || total >= limit || !db.open) break;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (!db.open) break;
+      }
+      return total;
     },
 
     async appendAudit(drafts) {
