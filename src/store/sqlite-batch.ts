@@ -23,19 +23,31 @@ export interface TxState {
 
 export const NO_STATE: TxState = { begin() {}, mark: () => undefined, undo() {}, beforeCommit() {}, settle() {} };
 
-/** Runs `body` in one IMMEDIATE transaction, keeping `state` in step with what committed. */
+const txStatements = new WeakMap<
+  BetterSqlite3.Database,
+  Record<"begin" | "commit" | "rollback", BetterSqlite3.Statement>
+>();
+
+/**
+ * Runs `body` in one IMMEDIATE transaction, keeping `state` in step with what committed. The three statements
+ * are prepared once per connection: `db.transaction(fn)` per call costs as much again as BEGIN+COMMIT.
+ */
 export function writeTx<R>(db: BetterSqlite3.Database, state: TxState, body: () => R): R {
+  let st = txStatements.get(db);
+  if (st === undefined) {
+    st = { begin: db.prepare("BEGIN IMMEDIATE"), commit: db.prepare("COMMIT"), rollback: db.prepare("ROLLBACK") };
+    txStatements.set(db, st);
+  }
   let value: R;
+  st.begin.run();
   try {
-    value = db
-      .transaction(() => {
-        state.begin();
-        const v = body();
-        state.beforeCommit();
-        return v;
-      })
-      .immediate();
+    state.begin();
+    value = body();
+    state.beforeCommit();
+    st.commit.run();
   } catch (e) {
+    // A failed COMMIT may have rolled back already (SQLite does on some I/O errors).
+    if (db.inTransaction) st.rollback.run();
     state.settle(false);
     throw e;
   }
