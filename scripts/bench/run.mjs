@@ -9,6 +9,8 @@ import { dropStaleBenchDatabases, pgReachable } from "./lib/pg.mjs";
 import { ensureDebianPackages, has, LOAD_CPU, pinSelf, runPinned, SERVER_CPU } from "./lib/proc.mjs";
 import { writeReport } from "./report.mjs";
 
+const HISTORY_MARKER = "<!-- tuning history: hand-written, kept across runs -->";
+
 /**
  * `npm run bench` (full, ~15 min) and `npm run bench:smoke` (seconds; CI). Runs every workload with its
  * baselines in the same run, interleaved rounds, and writes bench-results/<stamp>.json and docs/BENCHMARKS.md
@@ -174,7 +176,11 @@ async function main() {
   log(`raw results: ${path.relative(ROOT, jsonFile)}`);
   const md = writeReport(results);
   if (!smoke && only.length === 7) {
-    writeFileSync(path.join(ROOT, "docs", "BENCHMARKS.md"), md);
+    // Everything from the history marker on is hand-written (before/after of each tuning step) and kept.
+    const docFile = path.join(ROOT, "docs", "BENCHMARKS.md");
+    const previous = existsSync(docFile) ? readFileSync(docFile, "utf8") : "";
+    const at = previous.indexOf(HISTORY_MARKER);
+    writeFileSync(docFile, at === -1 ? md : `${md.trimEnd()}\n\n${previous.slice(at)}`);
     log("wrote docs/BENCHMARKS.md");
   } else {
     writeFileSync(path.join(ROOT, "bench-results", `${smoke ? "smoke-" : "partial-"}${stamp}.md`), md);
