@@ -1,5 +1,5 @@
 import type { AuditEvent, NonceRecord } from "../core/types.js";
-import { eventToRow, nonceToRow } from "./rows.js";
+import { AUDIT_ROW_COLUMNS, eventToRow, nonceToRow } from "./rows.js";
 import type { NonceRow } from "./schema.js";
 
 /** PostgreSQL statement texts and their parameter builders for the hot path. */
@@ -48,26 +48,6 @@ export function nonceValues(n: NonceRecord): unknown[] {
   return NONCE_COLUMNS.map((col) => r[col]);
 }
 
-const EVENT_COLUMNS = [
-  "seq",
-  "id",
-  "time",
-  "type",
-  "actor",
-  "actor_id",
-  "agent",
-  "task",
-  "nonce_id",
-  "service",
-  "scopes",
-  "reason",
-  "request",
-  "source_ip",
-  "data",
-  "prev_hash",
-  "hash",
-] as const;
-
 /**
  * Every write of a group-committed batch in ONE statement (data-modifying CTEs; each part may be empty):
  * new nonces, absolute `uses` for consumed ones (decided in Node under the row locks taken by LOCK_READ), the
@@ -110,7 +90,7 @@ export function writeBatchParams(
     ...NONCE_COLUMNS.map((col) => inserts.map((r) => r[col])),
     updates.map((r) => r.id),
     updates.map((r) => r.uses),
-    ...EVENT_COLUMNS.map((col) => rows.map((r) => r[col])),
+    ...AUDIT_ROW_COLUMNS.map((col) => rows.map((r) => r[col])),
     events.map((e) => (e.nonceId === null ? null : (issuedBy.get(e.nonceId) ?? null))),
     head.seq,
     head.hash,

@@ -2,7 +2,7 @@ import type pg from "pg";
 import { link } from "../core/audit-chain.js";
 import type { AuditDraft, AuditEvent } from "../core/types.js";
 import { MIGRATIONS_TABLE_POSTGRES, pending } from "./migrations/index.js";
-import { eventToRow, normalizeDraft } from "./rows.js";
+import { AUDIT_ROW_COLUMNS, eventToRow, normalizeDraft } from "./rows.js";
 
 /**
  * PostgreSQL transactions. Every transaction that writes audit events takes the chain head row lock FIRST
@@ -25,30 +25,10 @@ const APPEND = `WITH e AS (
 )
 UPDATE audit_head SET seq = $18, hash = $19 WHERE id = 1`;
 
-const COLUMNS = [
-  "seq",
-  "id",
-  "time",
-  "type",
-  "actor",
-  "actor_id",
-  "agent",
-  "task",
-  "nonce_id",
-  "service",
-  "scopes",
-  "reason",
-  "request",
-  "source_ip",
-  "data",
-  "prev_hash",
-  "hash",
-] as const;
-
 function appendParams(events: AuditEvent[]): unknown[] {
   const rows = events.map(eventToRow);
   const last = events[events.length - 1] as AuditEvent;
-  return [...COLUMNS.map((col) => rows.map((r) => r[col])), last.seq, last.hash];
+  return [...AUDIT_ROW_COLUMNS.map((col) => rows.map((r) => r[col])), last.seq, last.hash];
 }
 
 /**

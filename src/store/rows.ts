@@ -247,3 +247,24 @@ export function pageOf<R, T>(rows: R[], limit: number, map: (r: R) => T, key: (r
   const last = kept[kept.length - 1];
   return { items: kept.map(map), nextCursor: more && last !== undefined ? key(last) : null };
 }
+
+/** Every column of an audit_events row, in one fixed order (PostgreSQL bulk inserts bind one array per column). */
+export const AUDIT_ROW_COLUMNS = [
+  "seq",
+  "id",
+  "time",
+  "type",
+  "actor",
+  "actor_id",
+  "agent",
+  "task",
+  "nonce_id",
+  "service",
+  "scopes",
+  "reason",
+  "request",
+  "source_ip",
+  "data",
+  "prev_hash",
+  "hash",
+] as const;
