@@ -3,24 +3,16 @@ import pg from "pg";
 import { AppError } from "../core/errors.js";
 import type { AuditEvent } from "../core/types.js";
 import { AuditListeners } from "./audit-listeners.js";
+import { checkpointMethods } from "./checkpoints.js";
 import { serviceAuditType } from "./outcomes.js";
 import { pgGroupCommit } from "./postgres-group.js";
 import { Q } from "./postgres-sql.js";
 import { type Append, audited as auditedTx, inTransaction, migratePostgres, scrub } from "./postgres-tx.js";
-import {
-  latestCheckpointQuery,
-  listAuditQuery,
-  listCheckpointsQuery,
-  listNoncesQuery,
-  revokeNoncesQuery,
-  scanAuditQuery,
-} from "./queries.js";
+import { listAuditQuery, listNoncesQuery, revokeNoncesQuery, scanAuditQuery } from "./queries.js";
 import {
   apiKeyFromRow,
   apiKeyToRow,
   auditCursor,
-  checkpointFromRow,
-  checkpointToRow,
   eventFromRow,
   nonceCursor,
   nonceFromRow,
@@ -28,7 +20,7 @@ import {
   serviceFromRow,
   serviceToRow,
 } from "./rows.js";
-import type { ApiKeyRow, AuditCheckpointRow, AuditRow, Database, NonceRow, ServiceRow } from "./schema.js";
+import type { ApiKeyRow, AuditRow, Database, NonceRow, ServiceRow } from "./schema.js";
 import type { ConsumeResult, Store } from "./store.js";
 
 const INT8 = 20;
@@ -291,19 +283,7 @@ export async function createPostgresStore(opts: {
       return listeners.add(listener);
     },
 
-    async insertCheckpoint(c) {
-      await k.insertInto("audit_checkpoints").values(checkpointToRow(c)).execute();
-    },
-
-    async listCheckpoints(afterSeq, limit) {
-      const rows = await listCheckpointsQuery(k, afterSeq, limit).execute();
-      return rows.map((r) => checkpointFromRow(r as AuditCheckpointRow));
-    },
-
-    async latestCheckpoint(opts) {
-      const row = await latestCheckpointQuery(k, opts).executeTakeFirst();
-      return row ? checkpointFromRow(row as AuditCheckpointRow) : undefined;
-    },
+    ...checkpointMethods(k),
 
     async pruneAudit(throughSeq, limit) {
       return inTransaction(pool, "BEGIN", async (c) => {

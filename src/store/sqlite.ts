@@ -1,21 +1,13 @@
 import { type CompiledQuery, Kysely, SqliteDialect } from "kysely";
 import type { AuditDraft, AuditEvent, NonceRecord } from "../core/types.js";
 import { AuditListeners } from "./audit-listeners.js";
+import { checkpointMethods } from "./checkpoints.js";
 import { rejectReason, serviceAuditType } from "./outcomes.js";
-import {
-  latestCheckpointQuery,
-  listAuditQuery,
-  listCheckpointsQuery,
-  listNoncesQuery,
-  revokeNoncesQuery,
-  scanAuditQuery,
-} from "./queries.js";
+import { listAuditQuery, listNoncesQuery, revokeNoncesQuery, scanAuditQuery } from "./queries.js";
 import {
   apiKeyFromRow,
   apiKeyToRow,
   auditCursor,
-  checkpointFromRow,
-  checkpointToRow,
   eventFromRow,
   nonceCursor,
   nonceFromRow,
@@ -24,7 +16,7 @@ import {
   serviceFromRow,
   serviceToRow,
 } from "./rows.js";
-import type { ApiKeyRow, AuditCheckpointRow, AuditRow, Database, NonceRow, ServiceRow } from "./schema.js";
+import type { ApiKeyRow, AuditRow, Database, NonceRow, ServiceRow } from "./schema.js";
 import { groupCommit, type TxState, writeTx } from "./sqlite-batch.js";
 import { SqliteChain } from "./sqlite-chain.js";
 import { migrateSqlite, openSqlite, restrictSidecars } from "./sqlite-open.js";
@@ -318,19 +310,7 @@ export async function createSqliteStore(opts: { filename: string; synchronous?: 
       return listeners.add(listener);
     },
 
-    async insertCheckpoint(c) {
-      await k.insertInto("audit_checkpoints").values(checkpointToRow(c)).execute();
-    },
-
-    async listCheckpoints(afterSeq, limit) {
-      const rows = await listCheckpointsQuery(k, afterSeq, limit).execute();
-      return rows.map((r) => checkpointFromRow(r as AuditCheckpointRow));
-    },
-
-    async latestCheckpoint(opts) {
-      const row = await latestCheckpointQuery(k, opts).executeTakeFirst();
-      return row ? checkpointFromRow(row as AuditCheckpointRow) : undefined;
-    },
+    ...checkpointMethods(k),
 
     async pruneAudit(throughSeq, limit) {
       return tx(() => {
