@@ -5,6 +5,7 @@ import type { AppContext } from "../app/context.js";
 import { createServiceCache } from "../app/service-cache.js";
 import type { ApiEnv } from "./env.js";
 import { errorResponse, onApiError, validationHook } from "./errors.js";
+import { createFastIssue, type FastPath } from "./fast-issue.js";
 import { limitBody, requestContext, requireApiKey } from "./middleware.js";
 import { ROUTES } from "./routes/index.js";
 
@@ -14,14 +15,23 @@ import { ROUTES } from "./routes/index.js";
  * roles are enforced by the use cases in src/app.
  */
 export function createApiApp(ctx: AppContext, opts: { audit?: AuditRuntime } = {}): OpenAPIHono<ApiEnv> {
+  return createApi(ctx, opts).app;
+}
+
+/** The Hono app and the node:http fast path for `POST /v1/nonces`, sharing the key and service caches. */
+export function createApi(
+  ctx: AppContext,
+  opts: { audit?: AuditRuntime } = {},
+): { app: OpenAPIHono<ApiEnv>; fastIssue: FastPath } {
   const app = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
   let audit: Promise<AuditRuntime> | undefined = opts.audit ? Promise.resolve(opts.audit) : undefined;
   const deps = { ctx, services: createServiceCache(ctx), audit: () => (audit ??= startAuditRuntime(ctx)) };
+  const keys = createApiKeyCache(ctx);
   app.use("*", requestContext(ctx));
-  app.use("/v1/*", requireApiKey(ctx, createApiKeyCache(ctx)), limitBody());
+  app.use("/v1/*", requireApiKey(ctx, keys), limitBody());
   for (const m of ROUTES) m.register(app, deps);
   // The path is not echoed: a mistyped URL may carry a token.
   app.notFound((c) => errorResponse(c, "not_found", "no such route"));
   app.onError(onApiError(ctx));
-  return app;
+  return { app, fastIssue: createFastIssue(ctx, keys, deps.services) };
 }

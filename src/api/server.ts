@@ -1,9 +1,14 @@
-import type { Server as HttpServer } from "node:http";
+import {
+  createServer as createHttpServer,
+  type Server as HttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
-import { createAdaptorServer } from "@hono/node-server";
+import { getRequestListener } from "@hono/node-server";
 import type { AuditRuntime } from "../app/audit-runtime.js";
 import type { AppContext } from "../app/context.js";
-import { createApiApp } from "./app.js";
+import { createApi } from "./app.js";
 
 export interface ApiServer {
   server: HttpServer | HttpsServer;
@@ -15,16 +20,15 @@ export function createApiServer(
   ctx: AppContext,
   opts: { tls?: { cert: Buffer; key: Buffer }; audit?: AuditRuntime } = {},
 ): ApiServer {
-  const app = createApiApp(ctx, opts.audit ? { audit: opts.audit } : {});
-  const server = (
-    opts.tls
-      ? createAdaptorServer({
-          fetch: app.fetch,
-          createServer: createHttpsServer,
-          serverOptions: { cert: opts.tls.cert, key: opts.tls.key },
-        })
-      : createAdaptorServer({ fetch: app.fetch })
-  ) as HttpServer | HttpsServer;
+  const { app, fastIssue } = createApi(ctx, opts.audit ? { audit: opts.audit } : {});
+  const hono = getRequestListener(app.fetch);
+  // The plain `POST /v1/nonces` skips the WHATWG Request/Response conversion (see fast-issue.ts).
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    if (!fastIssue(req, res)) void hono(req, res);
+  };
+  const server: HttpServer | HttpsServer = opts.tls
+    ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, listener)
+    : createHttpServer(listener);
   // Bounded waits so a slow client cannot hold a socket forever.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;

@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { issueNonce } from "../../app/issue-nonce.js";
 import { gatewayUrl } from "../../config.js";
+import type { NonceRecord } from "../../core/types.js";
 import type { ApiDeps, ApiEnv } from "../env.js";
 import {
   bearer,
@@ -66,20 +67,22 @@ export function register(app: OpenAPIHono<ApiEnv>, { ctx, services }: ApiDeps): 
   const gateway = gatewayUrl(ctx.config);
   app.openapi(route, async (c) => {
     const { record, token } = await issueNonce(ctx, services, c.get("caller"), c.req.valid("json"));
-    return c.json(
-      {
-        id: record.id,
-        nonce: token,
-        service: record.service,
-        scopes: record.scopes,
-        agent: record.agent,
-        task: record.task,
-        expires_at: new Date(record.expiresAt).toISOString(),
-        max_uses: record.maxUses,
-        rate: record.rate ?? null,
-        gateway_url: gateway,
-      },
-      201,
-    );
+    return c.json(issuedView(record, token, gateway), 201);
   });
+}
+
+/** The 201 body; shared with the node:http fast path (src/api/fast-issue.ts) so both answer alike. */
+export function issuedView(record: NonceRecord, token: string, gateway: string) {
+  return {
+    id: record.id,
+    nonce: token,
+    service: record.service,
+    scopes: record.scopes,
+    agent: record.agent,
+    task: record.task,
+    expires_at: new Date(record.expiresAt).toISOString(),
+    max_uses: record.maxUses,
+    rate: record.rate ?? null,
+    gateway_url: gateway,
+  };
 }
