@@ -13,6 +13,7 @@ import { issueLongNonce, seedService } from "../lib/seed.mjs";
  * Agent Nonce as the bench runs it: the compiled server (dist/) via startServer, both listeners on loopback
  * ports, a throwaway data dir / PostgreSQL database, a "bench" service pointing at the bench upstream, and one
  * long-lived nonce. Usage: an.mjs '{"dialect":"sqlite","synchronous":"FULL","audit":true,"upstream":"http://…"}'
+ * (`synchronous` defaults to the product default).
  * Prints `READY {apiUrl, gatewayUrl, adminKey, nonce, dataDir}`; SIGTERM closes everything and deletes the data.
  */
 
@@ -27,7 +28,8 @@ const config = loadConfig({
     gatewayPort: 0,
     logLevel: "silent",
     adminKey,
-    sqliteSynchronous: opts.synchronous ?? "FULL",
+    // Unless a workload asks for one, measure the product default (config.ts: NORMAL).
+    ...(opts.synchronous ? { sqliteSynchronous: opts.synchronous } : {}),
     ttl: { default: 300, min: 1, max: 86_400 },
     gateway: { maxConcurrentPerNonce: 4096 },
     ...(db ? { databaseUrl: db.url } : {}),
