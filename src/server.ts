@@ -3,6 +3,7 @@ import type { Server as HttpServer } from "node:http";
 import type { Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { createApiServer } from "./api/server.js";
+import { systemDraft } from "./app/audit-draft.js";
 import { type AuditRuntime, startAuditRuntime } from "./app/audit-runtime.js";
 import { ensureAdminKey, ensureDataDir, loadMasterKeys } from "./app/bootstrap.js";
 import type { AppContext } from "./app/context.js";
@@ -11,7 +12,6 @@ import { createLogger, type Logger } from "./app/logger.js";
 import { createMetrics } from "./app/metrics.js";
 import type { Config } from "./config.js";
 import { type Clock, systemClock } from "./core/clock.js";
-import { newId } from "./core/ids.js";
 import { createGatewayServer } from "./gateway/server.js";
 import { openStore } from "./store/index.js";
 
@@ -54,21 +54,13 @@ function urlFor(tls: boolean, host: string, port: number): string {
 async function recordStart(ctx: AppContext, kid: string): Promise<void> {
   const now = ctx.clock.now();
   await ctx.store.appendAudit([
-    {
-      id: newId("evt", now),
-      time: now,
-      type: "system.started",
-      actor: { type: "system", id: "server", name: "agent-nonce" },
-      agent: null,
-      task: null,
-      nonceId: null,
-      service: null,
-      scopes: null,
-      reason: null,
-      request: null,
-      sourceIp: null,
-      data: { role: ctx.config.role, store: ctx.store.dialect, audit_signing_kid: kid },
-    },
+    systemDraft(
+      "system.started",
+      "server",
+      "agent-nonce",
+      { role: ctx.config.role, store: ctx.store.dialect, audit_signing_kid: kid },
+      now,
+    ),
   ]);
 }
 

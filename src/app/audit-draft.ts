@@ -12,19 +12,21 @@ export function actorOf(key: ApiKeyRecord): Actor {
   return { type: "api_key", id: key.id, name: key.name };
 }
 
-/** Builds a control-plane audit draft; the store assigns seq and hashes in the same transaction as the change. */
-export function auditDraft(
-  ctx: AppContext,
-  caller: Caller,
+type DraftFields = Partial<Omit<AuditDraft, "id" | "time" | "type" | "actor" | "sourceIp">>;
+
+/** One audit draft with every field not given set to null; the store assigns seq and hashes. */
+export function draftEvent(
   type: AuditType,
-  fields: Partial<Omit<AuditDraft, "id" | "time" | "type" | "actor" | "sourceIp">>,
-  now: number = ctx.clock.now(),
+  actor: Actor | null,
+  fields: DraftFields,
+  now: number,
+  sourceIp: string | null = null,
 ): AuditDraft {
   return {
     id: newId("evt", now),
     time: now,
     type,
-    actor: actorOf(caller.key),
+    actor,
     agent: fields.agent ?? null,
     task: fields.task ?? null,
     nonceId: fields.nonceId ?? null,
@@ -32,7 +34,29 @@ export function auditDraft(
     scopes: fields.scopes ?? null,
     reason: fields.reason ?? null,
     request: fields.request ?? null,
-    sourceIp: caller.sourceIp,
+    sourceIp,
     data: fields.data ?? null,
   };
+}
+
+/** Builds a control-plane audit draft; the store assigns seq and hashes in the same transaction as the change. */
+export function auditDraft(
+  ctx: AppContext,
+  caller: Caller,
+  type: AuditType,
+  fields: DraftFields,
+  now: number = ctx.clock.now(),
+): AuditDraft {
+  return draftEvent(type, actorOf(caller.key), fields, now, caller.sourceIp);
+}
+
+/** An event the process itself records (first start, server start, offline commands): no caller, no address. */
+export function systemDraft(
+  type: AuditType,
+  id: string,
+  name: string,
+  data: Record<string, unknown>,
+  now: number,
+): AuditDraft {
+  return draftEvent(type, { type: "system", id, name }, { data }, now);
 }

@@ -19,6 +19,7 @@ import { AppError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import { generateToken, hashToken, isWellFormed } from "../core/tokens.js";
 import type { Store } from "../store/store.js";
+import { systemDraft } from "./audit-draft.js";
 
 /**
  * First-start and every-start checks for the data dir: a 0700 directory, a 0600 master key file, and an admin
@@ -139,21 +140,7 @@ export async function ensureAdminKey(store: Store, config: Config, clock: Clock)
       createdAt: now,
       revokedAt: null,
     },
-    {
-      id: newId("evt", now),
-      time: now,
-      type: "key.created",
-      actor: { type: "system", id: "bootstrap", name: "first start" },
-      agent: null,
-      task: null,
-      nonceId: null,
-      service: null,
-      scopes: null,
-      reason: null,
-      request: null,
-      sourceIp: null,
-      data: { key_id: id, role: "admin", name: "bootstrap-admin" },
-    },
+    systemDraft("key.created", "bootstrap", "first start", { key_id: id, role: "admin", name: "bootstrap-admin" }, now),
   );
   return given ? null : key;
 }

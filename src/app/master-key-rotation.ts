@@ -4,8 +4,8 @@ import type { Config } from "../config.js";
 import type { Clock } from "../core/clock.js";
 import { type MasterKeys, rewrap } from "../core/crypto.js";
 import { AppError } from "../core/errors.js";
-import { newId } from "../core/ids.js";
 import { openStore } from "../store/index.js";
+import { systemDraft } from "./audit-draft.js";
 import {
   addMasterKeyVersion,
   assertPrivate,
@@ -44,23 +44,14 @@ export async function rotateMasterKey(
   try {
     await store.migrate();
     credentials = await store.rewrapCredentials((service, sealed) => rewrap(keys, service, sealed));
-    const now = clock.now();
     await store.appendAudit([
-      {
-        id: newId("evt", now),
-        time: now,
-        type: "master_key.rotated",
-        actor: { type: "system", id: "cli", name: "agent-nonce master-key rotate" },
-        agent: null,
-        task: null,
-        nonceId: null,
-        service: null,
-        scopes: null,
-        reason: null,
-        request: null,
-        sourceIp: null,
-        data: { from_version: before.current, to_version: keys.current, credentials },
-      },
+      systemDraft(
+        "master_key.rotated",
+        "cli",
+        "agent-nonce master-key rotate",
+        { from_version: before.current, to_version: keys.current, credentials },
+        clock.now(),
+      ),
     ]);
   } finally {
     await store.close();
