@@ -1,10 +1,12 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { crc32 } from "node:zlib";
 
 /**
  * Bearer tokens: `<prefix>_<30 random base62 chars><6 base62 chars of CRC32>`.
  * 30 base62 chars carry ~178 bits; the checksum lets the gateway and secret scanners reject garbage without a
- * lookup. Tokens are stored only as SHA-256 digests.
+ * lookup. Tokens are stored only as SHA-256 digests and never compared as strings: a presented token is hashed and
+ * the fixed-length digest is matched by the store's exact index lookup, so any timing difference concerns digest
+ * bytes, which give no way towards a valid token.
  */
 export type TokenPrefix = "an" | "ank";
 
@@ -59,14 +61,4 @@ export function isWellFormed(token: string, prefix: TokenPrefix): boolean {
 
 export function hashToken(token: string): Buffer {
   return createHash("sha256").update(token, "utf8").digest();
-}
-
-/** Constant-time comparison of two SHA-256 digests (fixed length, so no length leak). */
-export function digestsEqual(a: Buffer, b: Buffer): boolean {
-  return a.length === 32 && b.length === 32 && timingSafeEqual(a, b);
-}
-
-/** A short, non-reversible label for logs and UIs: the prefix and the last 4 checksum chars. */
-export function tokenHint(token: string): string {
-  return `${token.slice(0, token.indexOf("_") + 1)}…${token.slice(-4)}`;
 }
