@@ -56,9 +56,16 @@ export function createHandler(
   const limiter = new RateLimiter();
   const bodyCap = Math.min(cfg.maxBodyBytes, BODY_CAP);
 
-  const draft = (f: Flow, type: AuditType, n: NonceInfo | NonceRecord, reason: string | null): AuditDraft => ({
-    id: newId("evt", f.now),
-    time: f.now,
+  const draft = (
+    f: Flow,
+    type: AuditType,
+    n: NonceInfo | NonceRecord,
+    reason: string | null,
+    now = f.now,
+    request: AuditDraft["request"] = { method: f.method, path: f.path, status: null, duration_ms: null, bytes: null },
+  ): AuditDraft => ({
+    id: newId("evt", now),
+    time: now,
     type,
     actor: { type: "nonce", id: n.id, name: n.agent },
     agent: n.agent,
@@ -67,7 +74,7 @@ export function createHandler(
     service: n.service,
     scopes: n.scopes,
     reason,
-    request: { method: f.method, path: f.path, status: null, duration_ms: null, bytes: null },
+    request,
     sourceIp: f.sourceIp,
     data: { request_id: f.requestId },
   });
@@ -274,17 +281,9 @@ export function createHandler(
   /** The `nonce.completed` event is queued after the response (batched, off the response path; see CompletionLog). */
   function completed(f: Flow, status: number, bytes: number): void {
     if (!f.nonce) return;
-    const d = draft(f, "nonce.completed", f.nonce, null);
-    d.time = ctx.clock.now();
-    d.id = newId("evt", d.time);
-    d.request = {
-      method: f.method,
-      path: f.path,
-      status,
-      duration_ms: Math.round((performance.now() - f.started) * 1000) / 1000,
-      bytes,
-    };
-    completions.push(d);
+    const durationMs = Math.round((performance.now() - f.started) * 1000) / 1000;
+    const request = { method: f.method, path: f.path, status, duration_ms: durationMs, bytes };
+    completions.push(draft(f, "nonce.completed", f.nonce, null, ctx.clock.now(), request));
   }
 
   return function handle(req: IncomingMessage, res: ServerResponse): void {
