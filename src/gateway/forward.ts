@@ -7,7 +7,7 @@ import { isNonPublicAddress, type UpstreamTarget } from "./upstream.js";
 
 /**
  * The upstream side: undici agents (a keep-alive pool per origin inside each), with the configured connect,
- * headers and body timeouts. Redirects are never followed (rule 3): `Agent#request` does not follow unless a
+ * headers and body timeouts. Redirects are never followed (rule 3): `Agent#dispatch` does not follow unless a
  * redirect interceptor is composed in, and none is. Two agents so that the resolve-time check of rule 9 applies
  * to every service not explicitly marked insecure: a name that resolves to a private or loopback address fails
  * to connect.
@@ -31,7 +31,8 @@ export function guardedLookup(hostname: string, options: LookupOptions, callback
 }
 
 export interface Forwarder {
-  request(target: UpstreamTarget, opts: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData>;
+  /** Sends one request; the handler (respond.ts) receives the response as it arrives. */
+  dispatch(target: UpstreamTarget, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void;
   close(): Promise<void>;
 }
 
@@ -47,7 +48,9 @@ export function createForwarder(cfg: Config["gateway"]): Forwarder {
   const strict = new Agent({ ...common, connect: { timeout: cfg.connectTimeoutMs, lookup: guardedLookup } });
   const insecure = new Agent({ ...common, connect: { timeout: cfg.connectTimeoutMs } });
   return {
-    request: (target, opts) => (target.insecure ? insecure : strict).request(opts),
+    dispatch: (target, opts, handler) => {
+      (target.insecure ? insecure : strict).dispatch(opts, handler);
+    },
     async close() {
       await Promise.allSettled([strict.close(), insecure.close()]);
     },

@@ -156,6 +156,54 @@ describe("upstream timeouts and failures", () => {
     await stillServes(h, token);
   });
 
+  it("a small body (declared length, collected before sending) that breaks half-way is a clean 502, never a partial answer", async () => {
+    let n = 0;
+    const { h, token, id } = await setup({
+      handler: (_req, res, raw) => {
+        if (n++ > 0) return void res.end("ok");
+        res.writeHead(200, { "content-type": "application/json", "content-length": "2000" });
+        res.write(Buffer.alloc(500, 97));
+        setImmediate(() => raw.socket.destroy());
+      },
+    });
+    const r = await h.request("/v1/x", { headers: bearer(token) });
+    expect(r.status).toBe(502);
+    expect(JSON.parse(r.text).error.code).toBe("upstream_error");
+    expect(r.text).not.toContain("aaaa");
+    await expect
+      .poll(async () => (await h.ctx.store.listAudit({ type: "nonce.completed", nonceId: id }, { limit: 10 })).items)
+      .toHaveLength(1);
+    const [done] = (await h.ctx.store.listAudit({ type: "nonce.completed", nonceId: id }, { limit: 10 })).items;
+    expect(done!.request).toMatchObject({ status: 502, bytes: 0 });
+    await stillServes(h, token);
+  });
+
+  it("an agent that goes away mid-stream makes the gateway drop its upstream request", async () => {
+    let upstreamClosed = false;
+    const { h, token } = await setup({
+      handler: (req, res) => {
+        if (req.url === "/v1/ok") return void res.end("ok");
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        res.write("data: first\n\n");
+        return new Promise<void>((resolve) => {
+          res.on("close", () => {
+            upstreamClosed = true;
+            resolve();
+          });
+        });
+      },
+    });
+    const agent = new Agent();
+    const r = await agent.request({ origin: h.url, path: "/v1/stream", method: "GET", headers: bearer(token) });
+    for await (const chunk of r.body) {
+      expect(String(chunk)).toContain("first");
+      break;
+    }
+    await agent.destroy();
+    await expect.poll(() => upstreamClosed).toBe(true);
+    await stillServes(h, token);
+  });
+
   it("an upstream body that stalls past bodyTimeout aborts the response, and the gateway keeps serving", async () => {
     let n = 0;
     const { h, token } = await setup({

@@ -2,6 +2,7 @@ import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import type { FakeUpstreamHandler } from "../test/fake-upstream.js";
 import { type Harness, startHarness } from "../test/gateway-harness.js";
+import { SMALL_BODY_BYTES } from "./respond.js";
 import { REDACTION_MARKER } from "./scrub.js";
 
 /** SECURITY.md rule 7: an upstream that echoes the injected credential never hands it to the agent. */
@@ -51,6 +52,30 @@ describe("response scrubbing (redact, not block)", () => {
     expect(r.text).toBe(`start ${REDACTION_MARKER} end`);
     expect(r.headers["content-length"]).toBeUndefined();
     expect(h.upstream.requests).toHaveLength(1);
+  });
+
+  it("a small body with a declared length keeps an exact Content-Length after redaction", async () => {
+    const { r, h } = await call((req, res) => {
+      const body = Buffer.from(JSON.stringify({ you_sent: req.headers.authorization }));
+      res.writeHead(200, { "content-type": "application/json", "content-length": body.length });
+      res.end(body);
+    });
+    expect(r.text).not.toContain(h.secret);
+    expect(r.headers["content-length"]).toBe(String(Buffer.byteLength(r.text)));
+    expect(JSON.parse(r.text)).toEqual({ you_sent: `Bearer ${REDACTION_MARKER}` });
+  });
+
+  it("a body over the small-body limit is streamed (chunked), and a secret near its end is still redacted", async () => {
+    const pad = "x".repeat(SMALL_BODY_BYTES + 10);
+    const { r, h } = await call((req, res) => {
+      const body = Buffer.from(`${pad}|${req.headers.authorization}|end`);
+      res.writeHead(200, { "content-type": "text/plain", "content-length": body.length });
+      res.end(body);
+    });
+    expect(r.headers["content-length"]).toBeUndefined();
+    expect(r.headers["transfer-encoding"]).toBe("chunked");
+    expect(r.text).not.toContain(h.secret);
+    expect(r.text).toBe(`${pad}|Bearer ${REDACTION_MARKER}|end`);
   });
 
   it("redacts the secret in base64 (an upstream echoing the encoded header)", async () => {

@@ -16,7 +16,7 @@ import { BodyLimit, type Forwarder, upstreamFailure } from "./forward.js";
 import { filterRequestHeaders } from "./headers.js";
 import { injectCredential, stripQueryParam } from "./inject.js";
 import { RateLimiter } from "./rate-limiter.js";
-import { relayResponse } from "./respond.js";
+import { RelayHandler, UnrelayableResponse } from "./respond.js";
 import { wipeNeedles } from "./scrub.js";
 import { originUnchanged } from "./upstream.js";
 
@@ -246,36 +246,40 @@ export function createHandler(
     if (buffered) body = buffered.length > 0 ? buffered : null;
     else if (framing.chunked) body = req.pipe(new BodyLimit(cfg.maxBodyBytes));
     else if (framing.contentLength > 0) body = req;
-    const abort = new AbortController();
-    const onClose = () => {
-      if (!res.writableFinished) abort.abort();
-    };
-    res.once("close", onClose);
+    const relay = new RelayHandler(res, f.method, needles);
     const sentAt = performance.now();
-    let upstream: Awaited<ReturnType<Forwarder["request"]>>;
-    try {
-      upstream = await forwarder.request(
-        { origin, insecure },
-        { origin, path: pathAndQuery, method: f.method as "GET", headers, body, signal: abort.signal },
-      );
-    } catch (e) {
-      if (res.destroyed) return;
-      const failure = upstreamFailure(e);
-      ctx.log.warn({ err: errName(e), request_id: f.requestId, service: f.service }, "gateway upstream failed");
-      reject(f, failure.code, failure.message);
-      // The use was counted and audited as nonce.used: close it with the outcome the agent saw.
-      return completed(f, res.statusCode, 0);
+    forwarder.dispatch(
+      { origin, insecure },
+      { origin, path: pathAndQuery, method: f.method as "GET", headers, body },
+      relay,
+    );
+    const outcome = await relay.outcome;
+    if (relay.headersAt > 0) {
+      m.gatewayUpstreamSeconds.observe({ service: f.service }, (relay.headersAt - sentAt) / 1000);
     }
-    m.gatewayUpstreamSeconds.observe({ service: f.service }, (performance.now() - sentAt) / 1000);
-    const relayed = await relayResponse(upstream, res, f.method, needles);
-    if (relayed.unsupportedEncoding) {
-      m.secretsScrubbed.inc({ service: f.service, action: "blocked" });
-      reject(f, "upstream_error", "the upstream used a content-encoding the gateway cannot inspect");
-      return completed(f, res.statusCode, 0);
+    switch (outcome.kind) {
+      case "failed": {
+        if (res.destroyed) return;
+        const e = outcome.error;
+        if (e instanceof UnrelayableResponse) {
+          reject(f, "upstream_error", "the upstream sent a response the gateway cannot relay");
+        } else {
+          const failure = upstreamFailure(e);
+          ctx.log.warn({ err: errName(e), request_id: f.requestId, service: f.service }, "gateway upstream failed");
+          reject(f, failure.code, failure.message);
+        }
+        // The use was counted and audited as nonce.used: close it with the outcome the agent saw.
+        return completed(f, res.statusCode, 0);
+      }
+      case "blocked":
+        m.secretsScrubbed.inc({ service: f.service, action: "blocked" });
+        reject(f, "upstream_error", "the upstream used a content-encoding the gateway cannot inspect");
+        return completed(f, res.statusCode, 0);
+      case "relayed":
+        if (outcome.scrubbed > 0) m.secretsScrubbed.inc({ service: f.service, action: "redacted" }, outcome.scrubbed);
+        m.gatewayRequests.inc({ service: f.service, outcome: "forwarded" });
+        return completed(f, outcome.status, outcome.bytes);
     }
-    if (relayed.scrubbed > 0) m.secretsScrubbed.inc({ service: f.service, action: "redacted" }, relayed.scrubbed);
-    m.gatewayRequests.inc({ service: f.service, outcome: "forwarded" });
-    completed(f, relayed.status, relayed.bytes);
   }
 
   /** The `nonce.completed` event is queued after the response (batched, off the response path; see CompletionLog). */

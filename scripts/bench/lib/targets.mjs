@@ -26,11 +26,11 @@ export async function startPassthrough(upstreamUrl) {
   return { ...p, url: `http://127.0.0.1:${p.info.port}`, stop: () => stop(p.child) };
 }
 
-/** opts: { dialect, synchronous, audit } */
-export async function startAgentNonce(opts, upstreamUrl) {
+/** opts: { dialect, synchronous, audit }; nodeFlags: extra flags for node (the profiler passes --cpu-prof). */
+export async function startAgentNonce(opts, upstreamUrl, nodeFlags = []) {
   const p = await startPinned(
     process.execPath,
-    [path.join(SERVERS, "an.mjs"), JSON.stringify({ ...opts, upstream: upstreamUrl })],
+    [...nodeFlags, path.join(SERVERS, "an.mjs"), JSON.stringify({ ...opts, upstream: upstreamUrl })],
     {
       ready: readyJson,
       name: `agent-nonce ${opts.dialect}`,
