@@ -80,11 +80,16 @@ export class GatewayCaches {
     this.services.clear();
   }
 
-  /** Immutable part of the nonce with this token hash, from cache or the store. Throws if the store fails. */
-  async nonce(hash: Buffer): Promise<NonceInfo | undefined> {
+  /**
+   * Immutable part of the nonce with this token hash: a cache hit is returned as is (no promise: the hot path
+   * awaits only on a miss), a miss reads the store and rejects if the store fails.
+   */
+  nonce(hash: Buffer): NonceInfo | Promise<NonceInfo | undefined> {
     const key = hash.toString("base64");
-    const hit = this.nonces.get(key);
-    if (hit) return hit;
+    return this.nonces.get(key) ?? this.loadNonce(hash, key);
+  }
+
+  private async loadNonce(hash: Buffer, key: string): Promise<NonceInfo | undefined> {
     const rec = await this.ctx.store.getNonceByHash(hash);
     if (!rec) return undefined;
     const info = this.infoFrom(rec);
@@ -122,10 +127,15 @@ export class GatewayCaches {
     };
   }
 
-  async service(name: string): Promise<ServiceEntry | undefined> {
+  /** The service and its checked upstream; like `nonce`, a fresh cache entry is returned without a promise. */
+  service(name: string): ServiceEntry | undefined | Promise<ServiceEntry | undefined> {
     const now = this.ctx.clock.now();
     const hit = this.services.get(name);
     if (hit && now - hit.at < SERVICE_TTL_MS && now >= hit.at) return hit.entry;
+    return this.loadService(name, now);
+  }
+
+  private async loadService(name: string, now: number): Promise<ServiceEntry | undefined> {
     const record = await this.ctx.store.getService(name);
     const entry = record ? { record, upstream: checkUpstream(record) } : undefined;
     this.services.set(name, { entry, at: now });

@@ -6,7 +6,7 @@ import { newId } from "../core/ids.js";
 import { hashToken, isWellFormed } from "../core/tokens.js";
 import type { AuditDraft, AuditType, NonceRecord } from "../core/types.js";
 import type { RejectReason } from "../store/store.js";
-import type { GatewayCaches, NonceInfo } from "./caches.js";
+import type { GatewayCaches, NonceInfo, ServiceEntry } from "./caches.js";
 import { canonicalizeTarget } from "./canonical-path.js";
 import type { CompletionLog } from "./completion-log.js";
 import { BODY_CAP, enforceConstraints } from "./constraint-gate.js";
@@ -116,7 +116,8 @@ export function createHandler(
     const hash = hashToken(carrier.token);
     let info: NonceInfo | undefined;
     try {
-      info = await caches.nonce(hash);
+      const got = caches.nonce(hash);
+      info = got instanceof Promise ? await got : got;
     } catch (e) {
       ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway nonce lookup failed");
       return reject(f, "unavailable", "the credential store is unavailable");
@@ -133,9 +134,10 @@ export function createHandler(
       return reject(f, "scope_denied", `${f.method} ${target.path} is outside this nonce's scope`);
     }
 
-    let svc: Awaited<ReturnType<GatewayCaches["service"]>>;
+    let svc: ServiceEntry | undefined;
     try {
-      svc = await caches.service(info.service);
+      const got = caches.service(info.service);
+      svc = got instanceof Promise ? await got : got;
     } catch (e) {
       ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway service lookup failed");
       return reject(f, "unavailable", "the credential store is unavailable");

@@ -127,27 +127,46 @@ export function nonceFromRow(r: NonceRow): NonceRecord {
   };
 }
 
+/** The JSON text of an event's JSON-valued columns, serialised once for both hashing and the row. */
+export interface DraftJson {
+  actor: string | null;
+  scopes: string | null;
+  request: string | null;
+  data: string | null;
+}
+
 /**
  * What is hashed must be exactly what is read back: undefined fields become null and JSON-valued fields are
- * round-tripped through JSON (dropping undefined members, functions…) before `link()` hashes them.
+ * round-tripped through JSON (dropping undefined members, functions…) before `link()` hashes them. The JSON
+ * text is returned too, so the row can store it without serialising the same values again.
  */
-export function normalizeDraft(d: AuditDraft): AuditDraft {
-  const rt = <T>(v: T | null | undefined): T | null => (v === null || v === undefined ? null : parse<T>(json(v)));
+export function prepareDraft(d: AuditDraft): { draft: AuditDraft; json: DraftJson } {
+  const actor = json(d.actor);
+  const scopes = json(d.scopes);
+  const request = json(d.request);
+  const data = json(d.data);
   return {
-    id: d.id,
-    time: d.time,
-    type: d.type,
-    actor: rt(d.actor),
-    agent: d.agent ?? null,
-    task: d.task ?? null,
-    nonceId: d.nonceId ?? null,
-    service: d.service ?? null,
-    scopes: rt(d.scopes),
-    reason: d.reason ?? null,
-    request: rt(d.request),
-    sourceIp: d.sourceIp ?? null,
-    data: rt(d.data),
+    draft: {
+      id: d.id,
+      time: d.time,
+      type: d.type,
+      actor: parse(actor),
+      agent: d.agent ?? null,
+      task: d.task ?? null,
+      nonceId: d.nonceId ?? null,
+      service: d.service ?? null,
+      scopes: parse(scopes),
+      reason: d.reason ?? null,
+      request: parse(request),
+      sourceIp: d.sourceIp ?? null,
+      data: parse(data),
+    },
+    json: { actor, scopes, request, data },
   };
+}
+
+export function normalizeDraft(d: AuditDraft): AuditDraft {
+  return prepareDraft(d).draft;
 }
 
 /** Row for insertion; `issued_by` is derived in SQL from `nonce_id`, so it is left out here. */

@@ -1,7 +1,7 @@
 import type { Database, Statement } from "better-sqlite3";
 import { link } from "../core/audit-chain.js";
 import type { AuditDraft, AuditEvent } from "../core/types.js";
-import { eventToRow, normalizeDraft } from "./rows.js";
+import { type DraftJson, prepareDraft } from "./rows.js";
 import type { TxState } from "./sqlite-batch.js";
 
 interface Head {
@@ -28,10 +28,10 @@ export class SqliteChain implements TxState {
     this.st = {
       head: db.prepare("SELECT seq, hash FROM audit_head WHERE id = 1"),
       setHead: db.prepare("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"),
+      // Positional parameters: binding 18 named ones costs a property lookup each, on every gateway request.
       insertEvent: db.prepare(`INSERT INTO audit_events (seq, id, time, type, actor, actor_id, agent, task, nonce_id,
         service, scopes, reason, request, source_ip, data, prev_hash, hash, issued_by)
-       VALUES (@seq, @id, @time, @type, @actor, @actor_id, @agent, @task, @nonce_id, @service, @scopes,
-        @reason, @request, @source_ip, @data, @prev_hash, @hash, (SELECT issued_by FROM nonces WHERE id = @nonce_id))`),
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT issued_by FROM nonces WHERE id = ?))`),
       dataVersion: db.prepare("PRAGMA data_version").pluck(),
     };
   }
@@ -40,8 +40,35 @@ export class SqliteChain implements TxState {
   append(drafts: readonly AuditDraft[]): AuditEvent[] {
     if (drafts.length === 0) return [];
     const head = this.head();
-    const events = link(drafts.map(normalizeDraft), head);
-    for (const e of events) this.st.insertEvent.run(eventToRow(e));
+    const prepared = drafts.map(prepareDraft);
+    const events = link(
+      prepared.map((p) => p.draft),
+      head,
+    );
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i] as AuditEvent;
+      const j = (prepared[i] as { json: DraftJson }).json;
+      this.st.insertEvent.run(
+        e.seq,
+        e.id,
+        e.time,
+        e.type,
+        j.actor,
+        e.actor?.id ?? null,
+        e.agent,
+        e.task,
+        e.nonceId,
+        e.service,
+        j.scopes,
+        e.reason,
+        j.request,
+        e.sourceIp,
+        j.data,
+        e.prevHash,
+        e.hash,
+        e.nonceId,
+      );
+    }
     const last = events[events.length - 1] as AuditEvent;
     this.current = { seq: last.seq, hash: last.hash };
     for (const e of events) this.written.push(e);
