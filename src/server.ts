@@ -69,7 +69,10 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
   const clock = opts.clock ?? systemClock;
   ensureDataDir(config.dataDir);
   const masterKeys = loadMasterKeys(config);
-  const store = await openStore(config);
+  const store = await openStore(config, {
+    backgroundCheckpoints: true,
+    onWarning: (message) => log.warn(message),
+  });
   const closers: Array<() => Promise<void>> = [];
   let audit: AuditRuntime | null = null;
   try {

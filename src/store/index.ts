@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { AppError } from "../core/errors.js";
 import { createPostgresStore } from "./postgres.js";
-import { createSqliteStore } from "./sqlite.js";
+import { createSqliteStore, type SqliteRuntimeOptions } from "./sqlite.js";
 import type { Store } from "./store.js";
 
 export { createPostgresStore } from "./postgres.js";
@@ -13,11 +13,14 @@ export type { Store } from "./store.js";
  * Opens the configured store (not yet migrated): `postgres://` / `postgresql://` → PostgreSQL; `sqlite:<path>`
  * (absolute, or relative to the working directory) or nothing → SQLite (default `<dataDir>/agent-nonce.db`). The data dir is created 0700 if missing.
  */
-export async function openStore(c: {
-  databaseUrl?: string | undefined;
-  dataDir: string;
-  sqliteSynchronous: "NORMAL" | "FULL";
-}): Promise<Store> {
+export async function openStore(
+  c: {
+    databaseUrl?: string | undefined;
+    dataDir: string;
+    sqliteSynchronous: "NORMAL" | "FULL";
+  },
+  sqliteOpts: SqliteRuntimeOptions = {},
+): Promise<Store> {
   const url = c.databaseUrl;
   if (url !== undefined && /^postgres(ql)?:\/\//i.test(url)) return createPostgresStore({ connectionString: url });
   let filename = path.join(c.dataDir, "agent-nonce.db");
@@ -33,5 +36,5 @@ export async function openStore(c: {
   }
   mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
   mkdirSync(path.dirname(filename), { recursive: true, mode: 0o700 });
-  return createSqliteStore({ filename, synchronous: c.sqliteSynchronous });
+  return createSqliteStore({ filename, synchronous: c.sqliteSynchronous, ...sqliteOpts });
 }

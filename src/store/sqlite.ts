@@ -19,6 +19,7 @@ import {
 import type { ApiKeyRow, AuditRow, Database, NonceRow, ServiceRow } from "./schema.js";
 import { groupCommit, type TxState, writeTx } from "./sqlite-batch.js";
 import { SqliteChain } from "./sqlite-chain.js";
+import { startCheckpointer } from "./sqlite-checkpointer.js";
 import { migrateSqlite, openSqlite, restrictSidecars } from "./sqlite-open.js";
 import { prepare } from "./sqlite-statements.js";
 import type { ConsumeResult, Store } from "./store.js";
@@ -32,8 +33,21 @@ import type { ConsumeResult, Store } from "./store.js";
  */
 const CLEANUP_SLICE = 1000;
 
-export async function createSqliteStore(opts: { filename: string; synchronous?: "NORMAL" | "FULL" }): Promise<Store> {
+/** For a long-running server: WAL checkpoints on a worker thread (sqlite-checkpointer.ts), warnings to its log. */
+export interface SqliteRuntimeOptions {
+  backgroundCheckpoints?: boolean;
+  onWarning?: (message: string) => void;
+}
+
+export async function createSqliteStore(
+  opts: { filename: string; synchronous?: "NORMAL" | "FULL" } & SqliteRuntimeOptions,
+): Promise<Store> {
   const db = openSqlite(opts.filename, opts.synchronous ?? "FULL");
+  const checkpointer = opts.backgroundCheckpoints
+    ? startCheckpointer(db, opts.filename, (reason) =>
+        opts.onWarning?.(`${reason}: SQLite checkpoints run on the request path again`),
+      )
+    : null;
   const k = new Kysely<Database>({ dialect: new SqliteDialect({ database: db }) });
   let st: ReturnType<typeof prepare> | undefined;
   // Prepared lazily: the tables exist only after migrate().
@@ -113,6 +127,7 @@ export async function createSqliteStore(opts: { filename: string; synchronous?: 
     async close() {
       if (!db.open) return;
       batch.drain();
+      await checkpointer?.stop();
       db.close();
     },
 

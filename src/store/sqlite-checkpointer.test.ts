@@ -1,0 +1,72 @@
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { newId } from "../core/ids.js";
+import type { AuditDraft } from "../core/types.js";
+import { createSqliteStore } from "./sqlite.js";
+import { startCheckpointer } from "./sqlite-checkpointer.js";
+
+const T0 = Date.UTC(2026, 0, 1);
+
+const draft = (i: number): AuditDraft => ({
+  id: newId("evt", T0 + i),
+  time: T0 + i,
+  type: "service.updated",
+  actor: { type: "system", id: "system", name: "test" },
+  agent: null,
+  task: null,
+  nonceId: null,
+  service: `svc-${i}`,
+  scopes: null,
+  reason: null,
+  request: null,
+  sourceIp: null,
+  data: { i, pad: "x".repeat(500) },
+});
+
+describe("background WAL checkpoints", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "an-ckpt-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("the server's connection never checkpoints itself; the worker moves committed pages into the database file", async () => {
+    const file = path.join(dir, "an.db");
+    const store = await createSqliteStore({ filename: file, synchronous: "NORMAL", backgroundCheckpoints: true });
+    await store.migrate();
+    const before = statSync(file).size;
+    for (let i = 0; i < 2000; i++) await store.appendAudit([draft(i)]);
+    // Only a checkpoint writes the main file (the connection's own automatic checkpoints are off).
+    await expect.poll(() => statSync(file).size, { timeout: 5_000 }).toBeGreaterThan(before + 500 * 1000);
+    await store.close();
+    const db = new Database(file, { readonly: true });
+    expect((db.prepare("SELECT count(*) AS n FROM audit_events").get() as { n: number }).n).toBeGreaterThanOrEqual(
+      2000,
+    );
+    db.close();
+  });
+
+  it("turns the connection's automatic checkpoints off while it runs and back on when it stops", async () => {
+    const file = path.join(dir, "an.db");
+    const db = new Database(file);
+    db.pragma("journal_mode = WAL");
+    const warnings: string[] = [];
+    const c = startCheckpointer(db, file, (w) => warnings.push(w));
+    expect(c).not.toBeNull();
+    expect(db.pragma("wal_autocheckpoint", { simple: true })).toBe(0);
+    await c?.stop();
+    expect(db.pragma("wal_autocheckpoint", { simple: true })).toBe(1000);
+    expect(warnings).toEqual([]);
+    db.close();
+  });
+
+  it("an in-memory database gets no worker", () => {
+    const db = new Database(":memory:");
+    expect(startCheckpointer(db, ":memory:", () => undefined)).toBeNull();
+    expect(db.pragma("wal_autocheckpoint", { simple: true })).toBe(1000);
+    db.close();
+  });
+});
