@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { httpLoad } from "./lib/load.mjs";
-import { pinSelf, LOAD_CPU } from "./lib/proc.mjs";
+import { LOAD_CPU, pinSelf } from "./lib/proc.mjs";
 import { startAgentNonce, startUpstream } from "./lib/targets.mjs";
 
 /**
@@ -38,7 +38,9 @@ await httpLoad({ ...req, connections, seconds: 2 });
 const res = await httpLoad({ ...req, connections, seconds });
 await an.stop();
 await up.stop();
-console.log(`${what}: ${Math.round(res.rps)} req/s at ${connections} connections; p50 ${res.p50_us} µs, p99 ${res.p99_us} µs; errors ${res.errors}`);
+console.log(
+  `${what}: ${Math.round(res.rps)} req/s at ${connections} connections; p50 ${res.p50_us} µs, p99 ${res.p99_us} µs; errors ${res.errors}`,
+);
 
 const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
 if (!file) throw new Error(`no profile written under ${dir}`);
@@ -47,10 +49,11 @@ const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const parent = new Map();
 for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 const dt = new Map();
-for (let i = 0; i < prof.samples.length; i++) dt.set(prof.samples[i], (dt.get(prof.samples[i]) ?? 0) + (prof.timeDeltas[i] ?? 0));
+for (let i = 0; i < prof.samples.length; i++)
+  dt.set(prof.samples[i], (dt.get(prof.samples[i]) ?? 0) + (prof.timeDeltas[i] ?? 0));
 const label = (n) => {
   const f = n.callFrame;
-  const url = f.url.replace(/^file:\/\//, "").replace(process.cwd() + "/", "");
+  const url = f.url.replace(/^file:\/\//, "").replace(`${process.cwd()}/`, "");
   return `${f.functionName || "(anonymous)"} ${url ? `${url.split("node_modules/").pop()}:${f.lineNumber + 1}` : ""}`.trim();
 };
 const self = new Map();

@@ -154,6 +154,21 @@ export function writeReport(res) {
       ]);
       targets.push(["B4 gateway added p50, 1 conn", "≤ 0.25 ms", `${(a50 / 1000).toFixed(3)} ms`, verdict(a50 <= 250)]);
       targets.push(["B4 gateway added p99, 1 conn", "≤ 1 ms", `${(a99 / 1000).toFixed(3)} ms`, verdict(a99 <= 1000)]);
+      const lean = W.B4["node pass-through (dispatch)"];
+      const off = W.B4["agent-nonce, audit rows off"];
+      if (lean) {
+        const r = perRoundRatios(an.rps_c32, lean.rps_c32).median;
+        s.push(
+          `Agent Nonce / dispatch pass-through per round at 32 connections (diagnostic, no target): ${fmtRatio(r)}.`,
+        );
+      }
+      if (off) {
+        const r = perRoundRatios(off.rps_c32, p.rps_c32).median;
+        s.push(
+          `Agent Nonce with its audit rows discarded / pass-through at 32 connections (diagnostic): ${fmtRatio(r)} (a trigger drops the rows; the use counter, the chain hashing and the transaction remain, see B6).`,
+        );
+      }
+      if (lean || off) s.push("");
     }
   }
 

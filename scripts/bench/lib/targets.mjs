@@ -18,10 +18,12 @@ export async function startUpstream() {
   return { ...p, url: `http://127.0.0.1:${p.info.port}`, port: p.info.port, stop: () => stop(p.child) };
 }
 
-export async function startPassthrough(upstreamUrl) {
-  const p = await startPinned(process.execPath, [path.join(SERVERS, "passthrough.mjs"), upstreamUrl], {
+/** `lean`: the dispatch-based pass-through (passthrough-lean.mjs) instead of the request()+pipeline one. */
+export async function startPassthrough(upstreamUrl, { lean = false } = {}) {
+  const script = lean ? "passthrough-lean.mjs" : "passthrough.mjs";
+  const p = await startPinned(process.execPath, [path.join(SERVERS, script), upstreamUrl], {
     ready: readyJson,
-    name: "passthrough",
+    name: lean ? "passthrough-lean" : "passthrough",
   });
   return { ...p, url: `http://127.0.0.1:${p.info.port}`, stop: () => stop(p.child) };
 }

@@ -3,7 +3,8 @@ import { Agent } from "undici";
 
 /**
  * A leaner Node floor, for reference beside passthrough.mjs: node:http in, undici's dispatch() out with a raw
- * handler (no Readable per response), small bodies with a Content-Length collected and written with one end().
+ * handler (no Readable per response, no promise per chunk): chunks are written to the agent as they arrive, with
+ * backpressure. The gateway's relay (src/gateway/respond.ts) is built the same way.
  * Usage: passthrough-lean.mjs <upstream origin>
  */
 
@@ -15,16 +16,20 @@ const server = http.createServer((req, res) => {
   const headers = {};
   for (const [k, v] of Object.entries(req.headers)) if (!HOP.has(k)) headers[k] = v;
   headers.authorization = "Bearer static-bench-credential";
-  let chunks = null;
   agent.dispatch(
-    { origin, path: req.url, method: req.method, headers, body: req.method === "GET" || req.method === "HEAD" ? null : req },
+    {
+      origin,
+      path: req.url,
+      method: req.method,
+      headers,
+      body: req.method === "GET" || req.method === "HEAD" ? null : req,
+    },
     {
       onRequestStart() {},
       onResponseStart(controller, status, hdrs) {
         const out = {};
         for (const k in hdrs) if (!HOP.has(k)) out[k] = hdrs[k];
         res.writeHead(status, out);
-        chunks = [];
         res.on("drain", () => controller.resume());
       },
       onResponseData(controller, chunk) {
