@@ -1,5 +1,7 @@
+import { createHash } from "node:crypto";
+import canonicalizeModule from "canonicalize";
 import { describe, expect, it } from "vitest";
-import { GENESIS_HASH, link, verifyChain } from "./audit-chain.js";
+import { GENESIS_HASH, link, publicEvent, verifyChain } from "./audit-chain.js";
 import type { AuditDraft } from "./types.js";
 
 function draft(i: number): AuditDraft {
@@ -54,5 +56,73 @@ describe("audit hash chain", () => {
   it("resumes from a checkpoint head", () => {
     const head = { seq: 2, hash: events[1]!.hash };
     expect(verifyChain(events.slice(2), head)).toEqual({ ok: true, events: 3 });
+  });
+});
+
+// The reference implementation of RFC 8785 (by one of its authors) is the oracle for the hashing serialiser.
+const canonicalize = canonicalizeModule as unknown as (input: unknown) => string;
+
+describe("canonical JSON (RFC 8785) of hashed events", () => {
+  // Deterministic pseudo-random values that stress what RFC 8785 pins down: member order by UTF-16 code units
+  // (astral vs BMP characters), string escapes, and ECMAScript number formatting.
+  let seed = 42;
+  const rnd = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
+  const strings = [
+    "",
+    "a",
+    "z",
+    "é",
+    "ﬀ",
+    "\u{1F600}",
+    "\ud800",
+    "\udfff",
+    "\u2028",
+    "\u0000",
+    '"q"',
+    "\\",
+    "\n\t",
+    "A",
+    "_",
+    "10",
+    "9",
+  ];
+  const numbers = [0, -0, 1, -1, 0.1 + 0.2, 1e21, 1e-7, 123456789012345, -5e-324, 2 ** 53, 1.5, 100];
+  const word = () => Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => pick(strings)).join("");
+  const value = (depth: number): unknown => {
+    const k = rnd();
+    if (depth > 2 || k < 0.3) return pick(numbers);
+    if (k < 0.55) return word();
+    if (k < 0.62) return pick([true, false, null]);
+    if (k < 0.8) return Array.from({ length: Math.floor(rnd() * 4) }, () => value(depth + 1));
+    return Object.fromEntries(Array.from({ length: Math.floor(rnd() * 5) }, () => [word(), value(depth + 1)]));
+  };
+
+  it("hashes exactly what canonicalize serialises, for 2,000 generated events", () => {
+    const drafts = Array.from({ length: 2000 }, (_, i): AuditDraft => {
+      const d = draft(i);
+      return {
+        ...d,
+        agent: word(),
+        task: rnd() < 0.2 ? null : word(),
+        reason: rnd() < 0.5 ? null : word(),
+        scopes: [word(), word()],
+        request: { method: "GET", path: `/v1/${word()}`, status: 200, duration_ms: pick(numbers), bytes: 7 },
+        data: JSON.parse(JSON.stringify({ [word()]: value(0), [word()]: value(0), request_id: word() })),
+      };
+    });
+    const events = link(drafts, { seq: 0, hash: GENESIS_HASH });
+    for (const e of events) {
+      const { hash, ...hashed } = publicEvent(e);
+      expect(createHash("sha256").update(canonicalize(hashed), "utf8").digest("hex")).toBe(hash);
+    }
+  });
+
+  it("refuses a value JSON cannot represent instead of writing it some other way", () => {
+    expect(() => link([{ ...draft(1), data: { x: Number.NaN } }], { seq: 0, hash: GENESIS_HASH })).toThrow();
+    expect(() => link([{ ...draft(1), data: { x: 1n } }], { seq: 0, hash: GENESIS_HASH })).toThrow();
   });
 });

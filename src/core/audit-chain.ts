@@ -1,13 +1,20 @@
 import { createHash } from "node:crypto";
-import canonicalizeModule from "canonicalize";
+import { configure } from "safe-stable-stringify";
 import type { AuditDraft, AuditEvent } from "./types.js";
 
 /**
  * The audit hash chain. Each event's hash is SHA-256 over the RFC 8785 canonical JSON of its public form,
  * which includes `seq` and `prev_hash`; so editing, deleting or reordering any event breaks every later link.
  */
-// canonicalize is CommonJS (`module.exports = fn`) while its types declare a default export.
-const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
+/**
+ * RFC 8785 canonical JSON of the values an event holds (what a JSON round trip leaves: objects, arrays, strings,
+ * finite numbers, booleans, null): members sorted by UTF-16 code units, ECMAScript number and string
+ * serialisation, no whitespace. safe-stable-stringify in deterministic mode produces exactly that at about half
+ * the cost of the canonicalize reference implementation, on the gateway's hot path twice per request; the
+ * equivalence is a test (audit-chain.test.ts, against canonicalize). `strict` makes anything that is not JSON
+ * (NaN, a function, a bigint, a cycle) throw instead of being written some other way.
+ */
+const canonicalJson = configure({ deterministic: true, strict: true, circularValue: Error, bigint: false });
 
 export const GENESIS_HASH = "0".repeat(64);
 
@@ -59,7 +66,7 @@ export function eventFromPublic(p: Record<string, unknown>): AuditEvent {
 }
 
 export function eventHash(d: AuditDraft, seq: number, prevHash: string): string {
-  const json = canonicalize(hashedFields(d, seq, prevHash));
+  const json = canonicalJson(hashedFields(d, seq, prevHash));
   if (json === undefined) throw new Error("audit event is not serialisable");
   return createHash("sha256").update(json, "utf8").digest("hex");
 }
