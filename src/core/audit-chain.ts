@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash as digest } from "node:crypto";
 import { configure } from "safe-stable-stringify";
 import type { AuditDraft, AuditEvent } from "./types.js";
 
@@ -68,7 +68,8 @@ export function eventFromPublic(p: Record<string, unknown>): AuditEvent {
 export function eventHash(d: AuditDraft, seq: number, prevHash: string): string {
   const json = canonicalJson(hashedFields(d, seq, prevHash));
   if (json === undefined) throw new Error("audit event is not serialisable");
-  return createHash("sha256").update(json, "utf8").digest("hex");
+  // One-shot digest (no Hash object): measurably cheaper at two events per gateway request.
+  return digest("sha256", json, "hex");
 }
 
 /** Links drafts onto a chain head. Pure: the store calls it inside its append transaction. */

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { hash as digest, randomBytes } from "node:crypto";
 import { crc32 } from "node:zlib";
 
 /**
@@ -60,5 +60,5 @@ export function isWellFormed(token: string, prefix: TokenPrefix): boolean {
 }
 
 export function hashToken(token: string): Buffer {
-  return createHash("sha256").update(token, "utf8").digest();
+  return digest("sha256", token, "buffer");
 }
