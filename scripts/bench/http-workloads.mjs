@@ -132,13 +132,21 @@ async function ttfb(client, path, headers) {
   return Number((first ?? process.hrtime.bigint()) - t0) / 1000;
 }
 
+/**
+ * B5 also samples the Agent Nonce server's RSS (VmRSS from /proc, every 250 ms, from before its first request to
+ * the end) and records each round's span and the span of the gateway's own 8-connection 1 MiB load, so the report
+ * can compare rounds in the same phase under the same load, after the first round's warm-up.
+ */
 export async function b5(cfg, log) {
   const up = await startUpstream();
   const { targets, an, stopAll } = await gatewayTargets(cfg, log, up);
-  const out = { ttfb: {}, big: {}, rss: [] };
-  const sampler = setInterval(() => out.rss.push({ t: Date.now(), kib: rssKiB(an.pid) }), 250);
+  const out = { ttfb: {}, big: {}, rss: [], rss_rounds: [], rss_interval_ms: 250 };
+  const sample = () => out.rss.push({ t: Date.now(), kib: rssKiB(an.pid) });
+  sample();
+  const sampler = setInterval(sample, out.rss_interval_ms);
   try {
     for (let r = 0; r < cfg.rounds; r++) {
+      const round = { round: r + 1, start: Date.now(), end: 0, an_load_start: 0, an_load_end: 0 };
       for (const kind of ["/v1/big", "/v1/sse"]) {
         for (const [name, req] of targets) {
           const { url, headers = {} } = req(kind);
@@ -159,10 +167,14 @@ export async function b5(cfg, log) {
         }
       }
       for (const [name, req] of targets) {
+        const from = Date.now();
         const res = checked(name, await httpLoad({ ...req("/v1/big"), connections: 8, seconds: cfg.seconds }));
+        if (name === "agent-nonce") [round.an_load_start, round.an_load_end] = [from, Date.now()];
         push(out.big, name, "mb_per_s", res.mb_per_s);
         push(out.big, name, "p50_us", res.p50_us);
       }
+      round.end = Date.now();
+      out.rss_rounds.push(round);
       log(`B5 round ${r + 1}/${cfg.rounds} done`);
     }
     return out;

@@ -1,3 +1,4 @@
+import { b5MemorySection } from "./lib/rss.mjs";
 import { fmt, fmtRatio, median, perRoundDiffs, perRoundRatios, verdict } from "./lib/stats.mjs";
 
 /** docs/BENCHMARKS.md from one run's results: machine, command, a table per workload, targets with PASS/MISS. */
@@ -254,23 +255,7 @@ function b5Section(B5, targets) {
     fmtRatio(perRoundRatios(v.mb_per_s, p.mb_per_s).median),
   ]);
   s.push(table(["1 MiB GET, 8 conns", "MB/s", "vs pass-through"], rows2), "");
-  const kib = B5.rss.map((x) => x.kib).filter((x) => x !== null);
-  if (kib.length >= 6) {
-    const third = Math.floor(kib.length / 3);
-    const first = median(kib.slice(0, third));
-    const last = median(kib.slice(-third));
-    const growth = last / first - 1;
-    s.push(
-      `Agent Nonce RSS over the run (${kib.length} samples, every 250 ms): first third median ${fmt(first / 1024, 1)} MiB, last third ${fmt(last / 1024, 1)} MiB, max ${fmt(Math.max(...kib) / 1024, 1)} MiB (growth ${(growth * 100).toFixed(1)} %).`,
-      "",
-    );
-    targets.push([
-      "B5 gateway RSS flat over the streaming run",
-      "≤ 10 % growth",
-      `${(growth * 100).toFixed(1)} %`,
-      verdict(growth <= 0.1),
-    ]);
-  }
+  s.push(...b5MemorySection(B5, targets, table));
   const big = B5.ttfb["agent-nonce /v1/big"];
   if (big) {
     const a = perRoundDiffs(big.p50_us, B5.ttfb["direct /v1/big"].p50_us).median;
