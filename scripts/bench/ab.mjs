@@ -1,0 +1,104 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { httpLoad } from "./lib/load.mjs";
+import { LOAD_CPU, pinSelf, startPinned, stop } from "./lib/proc.mjs";
+import { startPassthrough, startUpstream } from "./lib/targets.mjs";
+
+/**
+ * A/B of the gateway between commits, for tuning on a noisy machine: `node scripts/bench/ab.mjs
+ * --commits=214c13f,. [--rounds=3] [--seconds=3] [--connections=32,1] [--node-flags="…"]`. "." is the working
+ * tree (built with `npm run build` first); any other commit is checked out with `git worktree` under the temp dir
+ * and built there (node_modules shared). Every build runs the bench's Agent Nonce server (SQLite, product
+ * defaults) against one bench upstream, beside the bench's pass-through, interleaved per round. Besides req/s and
+ * p50 it prints the server process's CPU time per request (utime+stime from /proc): on a shared machine that
+ * moves far less than throughput, so it is the number to compare between builds. Not part of `npm run bench`.
+ */
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const args = process.argv.slice(2);
+const opt = (name, def) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? def;
+const commits = opt("commits", ".").split(",");
+const rounds = Number(opt("rounds", 3));
+const seconds = Number(opt("seconds", 3));
+const connections = opt("connections", "32,1").split(",").map(Number);
+const nodeFlags = opt("node-flags", "").split(" ").filter(Boolean);
+
+const git = (...a) => execFileSync("git", a, { cwd: ROOT, encoding: "utf8" }).trim();
+const worktrees = [];
+
+function tree(commit) {
+  if (commit === ".") return { label: "working tree", dir: ROOT };
+  const sha = git("rev-parse", "--short", commit);
+  const dir = path.join(tmpdir(), `an-ab-${sha}`);
+  if (!existsSync(dir)) {
+    git("worktree", "add", "--detach", dir, sha);
+    worktrees.push(dir);
+    symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+    execFileSync(
+      process.execPath,
+      [path.join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"],
+      {
+        cwd: dir,
+        stdio: "inherit",
+      },
+    );
+  }
+  return { label: sha, dir };
+}
+
+/** utime + stime of a process, in seconds. */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+pinSelf(LOAD_CPU);
+const up = await startUpstream();
+const pass = await startPassthrough(up.url);
+const targets = [["node pass-through", pass.pid, { url: `${pass.url}/v1/items` }, () => pass.stop()]];
+try {
+  for (const c of commits) {
+    const t = tree(c);
+    const p = await startPinned(
+      process.execPath,
+      [
+        ...nodeFlags,
+        path.join(t.dir, "scripts/bench/servers/an.mjs"),
+        JSON.stringify({ dialect: "sqlite", upstream: up.url }),
+      ],
+      { ready: (l) => l.startsWith("READY ") && JSON.parse(l.slice(6)), timeoutMs: 60_000, name: t.label },
+    );
+    const req = { url: `${p.info.gatewayUrl}/v1/items`, headers: { authorization: `Bearer ${p.info.nonce}` } };
+    targets.push([`agent-nonce ${t.label}`, p.pid, req, () => stop(p.child, 15_000)]);
+  }
+  for (const [, , req] of targets) await httpLoad({ ...req, connections: 32, seconds: 2 });
+  const out = {};
+  for (let r = 0; r < rounds; r++) {
+    for (const c of connections) {
+      for (const [name, pid, req] of targets) {
+        const before = cpuSeconds(pid);
+        const res = await httpLoad({ ...req, connections: c, seconds });
+        if (res.errors > 0) throw new Error(`${name}: ${res.errors} failed requests`);
+        const us = ((cpuSeconds(pid) - before) / res.requests) * 1e6;
+        const key = `${name} c${c}`;
+        out[key] ??= [];
+        out[key].push(`${us.toFixed(0)} µs cpu/req, ${Math.round(res.rps)}/s, p50 ${res.p50_us} µs`);
+      }
+    }
+    console.log(`round ${r + 1}/${rounds} done`);
+  }
+  for (const [k, v] of Object.entries(out)) console.log(`${k.padEnd(32)} ${v.join(" | ")}`);
+} finally {
+  for (const t of targets) await t[3]();
+  await up.stop();
+  for (const dir of worktrees) {
+    try {
+      git("worktree", "remove", "--force", dir);
+    } catch {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
