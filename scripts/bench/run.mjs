@@ -38,6 +38,7 @@ const cfg = {
   inprocSeconds: smoke ? 0.2 : 2,
   benchMs: smoke ? 100 : 500,
   ttfbRequests: smoke ? 10 : 200,
+  b5WarmupSeconds: smoke ? 0 : 150,
   redisRate: { 1: smoke ? 2_000 : 15_000, 32: smoke ? 10_000 : 60_000 },
   sqliteSizes: smoke ? [0, 5_000] : flag("no-10m") ? [0, 1_000_000] : [0, 1_000_000, 10_000_000],
   pgSizes: smoke ? [0, 5_000] : [0, 1_000_000],

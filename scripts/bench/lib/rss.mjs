@@ -69,7 +69,7 @@ export function b5MemorySection(B5, targets, table) {
   const mib = (k) => fmt(k / 1024, 1);
   const pct = (x) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)} %`;
   const s = [
-    `Agent Nonce RSS (VmRSS from /proc, ${r.n} samples every ${r.intervalMs} ms, from before its first request): idle at start ${mib(r.idleKiB)} MiB, peak ${mib(r.peakKiB)} MiB. Round 1 is treated as warm-up: soaks of this mix (see "B5 memory while streaming" at the end) found RSS climbing for 1–2 minutes and then flat for the next 6–10, with the JS heap after a forced GC flat and no per-request objects retained. "Flat" is judged like for like after it: the median RSS while the gateway serves its own 8-connection 1 MiB load, round 2 against the last round; the slope is a least-squares fit of every sample after round 1.`,
+    `Agent Nonce RSS (VmRSS from /proc, ${r.n} samples every ${r.intervalMs} ms, from before its first request): idle at start ${mib(r.idleKiB)} MiB, peak ${mib(r.peakKiB)} MiB.${B5.rss_warmup ? ` Before round 1 the gateway alone streamed the same mix for ${Math.round((B5.rss_warmup.end - B5.rss_warmup.start) / 1000)} s.` : ""} Round 1 is treated as warm-up: soaks of this mix (see "B5 memory while streaming" at the end) found RSS climbing for 1–2 minutes and then flat for the next 6–10, with the JS heap after a forced GC flat and no per-request objects retained. "Flat" is judged like for like after it: the median RSS while the gateway serves its own 8-connection 1 MiB load, round 2 against the last round; the slope is a least-squares fit of every sample after round 1.`,
     "",
   ];
   if (r.rounds.length)
