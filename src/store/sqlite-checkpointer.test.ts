@@ -63,6 +63,21 @@ describe("background WAL checkpoints", () => {
     db.close();
   });
 
+  it("a worker that dies hands checkpoints back to the connection and says so", async () => {
+    const file = path.join(dir, "an.db");
+    const db = new Database(file);
+    db.pragma("journal_mode = WAL");
+    const warnings: string[] = [];
+    // The worker cannot open this path, so it fails right after starting.
+    const c = startCheckpointer(db, path.join(dir, "missing", "an.db"), (w) => warnings.push(w));
+    expect(c).not.toBeNull();
+    await expect.poll(() => warnings.length, { timeout: 5_000 }).toBeGreaterThan(0);
+    expect(warnings[0]).toMatch(/checkpoint worker/);
+    expect(db.pragma("wal_autocheckpoint", { simple: true })).toBe(1000);
+    await c?.stop();
+    db.close();
+  });
+
   it("an in-memory database gets no worker", () => {
     const db = new Database(":memory:");
     expect(startCheckpointer(db, ":memory:", () => undefined)).toBeNull();

@@ -44,7 +44,6 @@ parentPort.on("message", (m) => {
   db.close();
   parentPort.postMessage("stopped");
 });
-parentPort.postMessage("ready");
 setTimeout(tick, workerData.intervalMs);
 `;
 
@@ -81,7 +80,9 @@ export function startCheckpointer(
     if (!stopping) onFallback(reason);
   };
   worker.on("error", () => fallback("the checkpoint worker failed"));
+  let exited = false;
   worker.on("exit", (code) => {
+    exited = true;
     if (!stopping) fallback(`the checkpoint worker exited (${code})`);
   });
   // The worker must not keep a process alive that has nothing else to do.
@@ -90,16 +91,17 @@ export function startCheckpointer(
     async stop() {
       if (stopping) return;
       stopping = true;
-      const done = new Promise<void>((resolve) => {
-        worker.once("exit", () => resolve());
-        worker.on("message", (m) => {
-          if (m === "stopped") void worker.terminate();
+      if (!exited) {
+        const stopped = new Promise<void>((resolve) => {
+          worker.on("message", (m) => {
+            if (m === "stopped") resolve();
+          });
+          worker.once("exit", () => resolve());
         });
-      });
-      worker.postMessage("stop");
-      const timeout = new Promise<void>((resolve) => setTimeout(resolve, 5_000).unref());
-      await Promise.race([done, timeout]);
-      await worker.terminate();
+        worker.postMessage("stop");
+        await Promise.race([stopped, new Promise<void>((resolve) => setTimeout(resolve, 5_000).unref())]);
+        await worker.terminate();
+      }
       if (db.open) db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
     },
   };
