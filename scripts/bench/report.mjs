@@ -224,6 +224,8 @@ export function writeReport(res) {
     "npm run bench            # full run, ~22 min (~14 with --no-10m): installs wrk, nginx-light, redis-tools/redis-server from Debian when missing",
     "npm run bench:smoke      # seconds-long variant (CI): 1 round, undici generator, no installs, writes bench-results/ only",
     "node scripts/bench/run.mjs --only=B4 --rounds=3   # one workload; report under bench-results/",
+    "node scripts/bench/profile.mjs gateway --seconds=10   # CPU profile of the gateway under load (top self/total)",
+    "node scripts/bench/ab.mjs --commits=214c13f,.      # CPU µs per gateway request, commits side by side",
     "```",
     "",
     "PostgreSQL is expected on 127.0.0.1:5432 (db `test`, user `postgres`; override with `AGENT_NONCE_BENCH_PG_URL`); each variant uses a throwaway `an_bench_*` database. Raw results: `bench-results/<date>.json`. Scripts: `scripts/bench/` (run.mjs orchestrates; servers/ are the child processes; inproc/ the in-process workloads).",
