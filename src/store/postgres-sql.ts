@@ -1,5 +1,5 @@
-import type { AuditEvent, NonceRecord } from "../core/types.js";
-import { AUDIT_ROW_COLUMNS, eventToRow, nonceToRow } from "./rows.js";
+import type { NonceRecord } from "../core/types.js";
+import { AUDIT_ROW_COLUMNS, type AuditInsertRow, nonceToRow } from "./rows.js";
 import type { NonceRow } from "./schema.js";
 
 /** PostgreSQL statement texts and their parameter builders for the hot path. */
@@ -81,17 +81,16 @@ UPDATE audit_head SET seq = $37, hash = $38 WHERE id = 1`,
 export function writeBatchParams(
   inserts: readonly NonceRow[],
   updates: readonly NonceRow[],
-  events: readonly AuditEvent[],
+  rows: readonly AuditInsertRow[],
   issuedBy: ReadonlyMap<string, string>,
   head: { seq: number; hash: string },
 ): unknown[] {
-  const rows = events.map(eventToRow);
   return [
     ...NONCE_COLUMNS.map((col) => inserts.map((r) => r[col])),
     updates.map((r) => r.id),
     updates.map((r) => r.uses),
     ...AUDIT_ROW_COLUMNS.map((col) => rows.map((r) => r[col])),
-    events.map((e) => (e.nonceId === null ? null : (issuedBy.get(e.nonceId) ?? null))),
+    rows.map((r) => (r.nonce_id === null ? null : (issuedBy.get(r.nonce_id) ?? null))),
     head.seq,
     head.hash,
   ];

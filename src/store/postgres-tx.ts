@@ -1,8 +1,7 @@
 import type pg from "pg";
-import { link } from "../core/audit-chain.js";
 import type { AuditDraft, AuditEvent } from "../core/types.js";
 import { MIGRATIONS_TABLE_POSTGRES, pending } from "./migrations/index.js";
-import { AUDIT_ROW_COLUMNS, eventToRow, normalizeDraft } from "./rows.js";
+import { AUDIT_ROW_COLUMNS, type AuditInsertRow, linkDrafts } from "./rows.js";
 
 /**
  * PostgreSQL transactions. Every transaction that writes audit events takes the chain head row lock FIRST
@@ -25,9 +24,8 @@ const APPEND = `WITH e AS (
 )
 UPDATE audit_head SET seq = $18, hash = $19 WHERE id = 1`;
 
-function appendParams(events: AuditEvent[]): unknown[] {
-  const rows = events.map(eventToRow);
-  const last = events[events.length - 1] as AuditEvent;
+function appendParams(rows: AuditInsertRow[]): unknown[] {
+  const last = rows[rows.length - 1] as AuditInsertRow;
   return [...AUDIT_ROW_COLUMNS.map((col) => rows.map((r) => r[col])), last.seq, last.hash];
 }
 
@@ -77,8 +75,8 @@ export function headOf(began: pg.QueryResult[]): { seq: number; hash: string } {
 }
 
 /** Inserts linked events (one statement for any number) and moves the head to the last one. */
-export async function insertEvents(c: pg.PoolClient, events: AuditEvent[]): Promise<void> {
-  await c.query({ name: "an_audit_append", text: APPEND, values: appendParams(events) });
+export async function insertEvents(c: pg.PoolClient, rows: AuditInsertRow[]): Promise<void> {
+  await c.query({ name: "an_audit_append", text: APPEND, values: appendParams(rows) });
 }
 
 /**
@@ -95,8 +93,8 @@ export async function audited<T>(
     let head = headOf(began);
     const append: Append = async (drafts) => {
       if (drafts.length === 0) return [];
-      const events = link(drafts.map(normalizeDraft), head);
-      await insertEvents(c, events);
+      const { events, rows } = linkDrafts(drafts, head);
+      await insertEvents(c, rows);
       const last = events[events.length - 1] as AuditEvent;
       head = { seq: last.seq, hash: last.hash };
       written.push(...events);

@@ -1,10 +1,9 @@
 import type pg from "pg";
-import { link } from "../core/audit-chain.js";
 import type { AuditDraft, AuditEvent, NonceRecord } from "../core/types.js";
 import { rejectReason } from "./outcomes.js";
 import { lockAndRead, nonceValues, Q, WRITE_BATCH, writeBatchParams } from "./postgres-sql.js";
 import { audited, headOf, inTransaction } from "./postgres-tx.js";
-import { nonceFromRow, nonceToRow, normalizeDraft } from "./rows.js";
+import { type AuditInsertRow, linkDrafts, nonceFromRow, nonceToRow } from "./rows.js";
 import type { NonceRow } from "./schema.js";
 import type { ConsumeResult, RejectReason } from "./store.js";
 
@@ -93,6 +92,7 @@ export async function runBatch(
     const issuedBy = new Map<string, string>();
     for (const s of slots.values()) issuedBy.set(s.row.id, s.row.issued_by);
     const events: AuditEvent[] = [];
+    const rows: AuditInsertRow[] = [];
     const outcomes: Outcome[] = [];
     for (const w of writes) {
       try {
@@ -130,11 +130,12 @@ export async function runBatch(
             value = { ok: false, reason, nonce } satisfies ConsumeResult;
           }
         }
-        const linked = link(drafts.map(normalizeDraft), head);
+        const { events: linked, rows: linkedRows } = linkDrafts(drafts, head);
         const last = linked[linked.length - 1];
         if (last) head = { seq: last.seq, hash: last.hash };
         apply();
         events.push(...linked);
+        rows.push(...linkedRows);
         outcomes.push({ ok: true, value: w.kind === "append" ? linked : value });
       } catch (error) {
         outcomes.push({ ok: false, error });
@@ -143,7 +144,7 @@ export async function runBatch(
     const inserts = inserted.map((s) => s.row);
     const updates = [...slots.values()].filter((s) => s.dirty && !s.inserted).map((s) => s.row);
     if (inserts.length + updates.length + events.length > 0) {
-      await c.query({ ...WRITE_BATCH, values: writeBatchParams(inserts, updates, events, issuedBy, head) });
+      await c.query({ ...WRITE_BATCH, values: writeBatchParams(inserts, updates, rows, issuedBy, head) });
     }
     return { outcomes, events };
   });

@@ -1,3 +1,4 @@
+import { link } from "../core/audit-chain.js";
 import { AppError } from "../core/errors.js";
 import { isId } from "../core/ids.js";
 import type {
@@ -127,69 +128,67 @@ export function nonceFromRow(r: NonceRow): NonceRecord {
   };
 }
 
-/** The JSON text of an event's JSON-valued columns, serialised once for both hashing and the row. */
-export interface DraftJson {
-  actor: string | null;
-  scopes: string | null;
-  request: string | null;
-  data: string | null;
-}
+/** An audit_events row as inserted; `issued_by` is derived in SQL from `nonce_id`, so it is left out here. */
+export type AuditInsertRow = Omit<AuditRow, "issued_by">;
 
 /**
- * What is hashed must be exactly what is read back: undefined fields become null and JSON-valued fields are
- * round-tripped through JSON (dropping undefined members, functions…) before `link()` hashes them. The JSON
- * text is returned too, so the row can store it without serialising the same values again.
+ * Links drafts onto the chain head and builds their rows, for both dialects. What is hashed must be exactly what
+ * is read back: undefined fields become null and JSON-valued fields are round-tripped through JSON (dropping
+ * undefined members, functions…) before `link()` hashes them; the JSON text of that round trip is what the row
+ * stores, so each value is serialised once.
  */
-export function prepareDraft(d: AuditDraft): { draft: AuditDraft; json: DraftJson } {
-  const actor = json(d.actor);
-  const scopes = json(d.scopes);
-  const request = json(d.request);
-  const data = json(d.data);
-  return {
-    draft: {
+export function linkDrafts(
+  drafts: readonly AuditDraft[],
+  head: { seq: number; hash: string },
+): { events: AuditEvent[]; rows: AuditInsertRow[] } {
+  const texts = drafts.map((d) => ({
+    actor: json(d.actor),
+    scopes: json(d.scopes),
+    request: json(d.request),
+    data: json(d.data),
+  }));
+  const normalized = drafts.map((d, i): AuditDraft => {
+    const t = texts[i] as (typeof texts)[number];
+    return {
       id: d.id,
       time: d.time,
       type: d.type,
-      actor: parse(actor),
+      actor: parse(t.actor),
       agent: d.agent ?? null,
       task: d.task ?? null,
       nonceId: d.nonceId ?? null,
       service: d.service ?? null,
-      scopes: parse(scopes),
+      scopes: parse(t.scopes),
       reason: d.reason ?? null,
-      request: parse(request),
+      request: parse(t.request),
       sourceIp: d.sourceIp ?? null,
-      data: parse(data),
-    },
-    json: { actor, scopes, request, data },
-  };
-}
-
-export function normalizeDraft(d: AuditDraft): AuditDraft {
-  return prepareDraft(d).draft;
-}
-
-/** Row for insertion; `issued_by` is derived in SQL from `nonce_id`, so it is left out here. */
-export function eventToRow(e: AuditEvent): Omit<AuditRow, "issued_by"> {
-  return {
-    seq: e.seq,
-    id: e.id,
-    time: e.time,
-    type: e.type,
-    actor: json(e.actor),
-    actor_id: e.actor?.id ?? null,
-    agent: e.agent,
-    task: e.task,
-    nonce_id: e.nonceId,
-    service: e.service,
-    scopes: json(e.scopes),
-    reason: e.reason,
-    request: json(e.request),
-    source_ip: e.sourceIp,
-    data: json(e.data),
-    prev_hash: e.prevHash,
-    hash: e.hash,
-  };
+      data: parse(t.data),
+    };
+  });
+  const events = link(normalized, head);
+  const rows = events.map((e, i): AuditInsertRow => {
+    const t = texts[i] as (typeof texts)[number];
+    return {
+      seq: e.seq,
+      id: e.id,
+      time: e.time,
+      type: e.type,
+      actor: t.actor,
+      actor_id: e.actor?.id ?? null,
+      agent: e.agent,
+      task: e.task,
+      nonce_id: e.nonceId,
+      service: e.service,
+      scopes: t.scopes,
+      reason: e.reason,
+      request: t.request,
+      source_ip: e.sourceIp,
+      data: t.data,
+      prev_hash: e.prevHash,
+      hash: e.hash,
+    };
+  });
+  return { events, rows };
 }
 
 export function eventFromRow(r: Omit<AuditRow, "issued_by" | "actor_id">): AuditEvent {

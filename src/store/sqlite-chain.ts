@@ -1,7 +1,6 @@
 import type { Database, Statement } from "better-sqlite3";
-import { link } from "../core/audit-chain.js";
 import type { AuditDraft, AuditEvent } from "../core/types.js";
-import { type DraftJson, prepareDraft } from "./rows.js";
+import { linkDrafts } from "./rows.js";
 import type { TxState } from "./sqlite-batch.js";
 
 interface Head {
@@ -39,34 +38,27 @@ export class SqliteChain implements TxState {
   /** Links drafts onto the chain head and writes them; call only inside a write transaction. */
   append(drafts: readonly AuditDraft[]): AuditEvent[] {
     if (drafts.length === 0) return [];
-    const head = this.head();
-    const prepared = drafts.map(prepareDraft);
-    const events = link(
-      prepared.map((p) => p.draft),
-      head,
-    );
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i] as AuditEvent;
-      const j = (prepared[i] as { json: DraftJson }).json;
+    const { events, rows } = linkDrafts(drafts, this.head());
+    for (const r of rows) {
       this.st.insertEvent.run(
-        e.seq,
-        e.id,
-        e.time,
-        e.type,
-        j.actor,
-        e.actor?.id ?? null,
-        e.agent,
-        e.task,
-        e.nonceId,
-        e.service,
-        j.scopes,
-        e.reason,
-        j.request,
-        e.sourceIp,
-        j.data,
-        e.prevHash,
-        e.hash,
-        e.nonceId,
+        r.seq,
+        r.id,
+        r.time,
+        r.type,
+        r.actor,
+        r.actor_id,
+        r.agent,
+        r.task,
+        r.nonce_id,
+        r.service,
+        r.scopes,
+        r.reason,
+        r.request,
+        r.source_ip,
+        r.data,
+        r.prev_hash,
+        r.hash,
+        r.nonce_id,
       );
     }
     const last = events[events.length - 1] as AuditEvent;
