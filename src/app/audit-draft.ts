@@ -1,5 +1,5 @@
 import { newId } from "../core/ids.js";
-import type { Actor, ApiKeyRecord, AuditDraft, AuditType } from "../core/types.js";
+import type { Actor, ApiKeyRecord, AuditDraft, AuditType, NonceRecord } from "../core/types.js";
 import type { AppContext } from "./context.js";
 
 /** Who is calling: the authenticated API key and the socket's address (never a forwarded header). */
@@ -59,4 +59,32 @@ export function systemDraft(
   now: number,
 ): AuditDraft {
   return draftEvent(type, { type: "system", id, name }, { data }, now);
+}
+
+/**
+ * A gateway event about one request made with a nonce (used, rejected, completed): the nonce is the actor, and
+ * the request id ties the events of one request together. Every field is set: this runs on every gateway request.
+ */
+export function nonceDraft(
+  type: AuditType,
+  n: Pick<NonceRecord, "id" | "agent" | "task" | "service" | "scopes">,
+  reason: string | null,
+  request: AuditDraft["request"],
+  at: { now: number; sourceIp: string | null; requestId: string },
+): AuditDraft {
+  return {
+    id: newId("evt", at.now),
+    time: at.now,
+    type,
+    actor: { type: "nonce", id: n.id, name: n.agent },
+    agent: n.agent,
+    task: n.task,
+    nonceId: n.id,
+    service: n.service,
+    scopes: n.scopes,
+    reason,
+    request,
+    sourceIp: at.sourceIp,
+    data: { request_id: at.requestId },
+  };
 }

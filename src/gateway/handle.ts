@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
+import { nonceDraft } from "../app/audit-draft.js";
 import type { AppContext } from "../app/context.js";
 import { open } from "../core/crypto.js";
 import { newId } from "../core/ids.js";
@@ -63,21 +64,7 @@ export function createHandler(
     reason: string | null,
     now = f.now,
     request: AuditDraft["request"] = { method: f.method, path: f.path, status: null, duration_ms: null, bytes: null },
-  ): AuditDraft => ({
-    id: newId("evt", now),
-    time: now,
-    type,
-    actor: { type: "nonce", id: n.id, name: n.agent },
-    agent: n.agent,
-    task: n.task,
-    nonceId: n.id,
-    service: n.service,
-    scopes: n.scopes,
-    reason,
-    request,
-    sourceIp: f.sourceIp,
-    data: { request_id: f.requestId },
-  });
+  ): AuditDraft => nonceDraft(type, n, reason, request, { now, sourceIp: f.sourceIp, requestId: f.requestId });
 
   const reject = (f: Flow, code: GatewayReject["code"], message: string, retryAfterS?: number) => {
     m.gatewayRequests.inc({ service: f.service, outcome: code });

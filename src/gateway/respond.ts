@@ -116,10 +116,11 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
   private readonly onClientClose = () => {
     if (this.res.writableFinished) return;
     this.clientGone = true;
-    this.controller?.abort(new ClientGone("the agent closed the connection"));
+    const gone = new ClientGone("the agent closed the connection");
+    this.controller?.abort(gone);
     this.decoder?.destroy();
     if (this.mode === "stream" || this.mode === "decode") this.relayed();
-    else this.settle({ kind: "failed", error: new ClientGone("the agent closed the connection") });
+    else this.settle({ kind: "failed", error: gone });
     this.mode = "done";
   };
 

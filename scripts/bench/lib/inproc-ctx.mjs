@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { nonceDraft } from "../../../dist/app/audit-draft.js";
 import { issueNonce } from "../../../dist/app/issue-nonce.js";
 import { createLogger } from "../../../dist/app/logger.js";
 import { createServiceCache } from "../../../dist/app/service-cache.js";
 import { loadConfig } from "../../../dist/config.js";
-import { newId } from "../../../dist/core/ids.js";
 import { generateToken, hashToken } from "../../../dist/core/tokens.js";
 import { startServer } from "../../../dist/server.js";
 import { createBenchDatabase } from "./pg.mjs";
@@ -59,21 +59,9 @@ export async function startInproc({ dialect, synchronous = "FULL" }) {
 /** Consumes one use of the nonce with this token hash, with the same audit drafts the gateway builds. */
 export function consume(ctx, hash) {
   const now = ctx.clock.now();
-  const draft = (type, n, reason) => ({
-    id: newId("evt", now),
-    time: now,
-    type,
-    actor: { type: "nonce", id: n.id, name: n.agent },
-    agent: n.agent,
-    task: n.task,
-    nonceId: n.id,
-    service: n.service,
-    scopes: n.scopes,
-    reason,
-    request: { method: "GET", path: "/v1/items", status: null, duration_ms: null, bytes: null },
-    sourceIp: "127.0.0.1",
-    data: { request_id: "req_bench" },
-  });
+  const request = { method: "GET", path: "/v1/items", status: null, duration_ms: null, bytes: null };
+  const at = { now, sourceIp: "127.0.0.1", requestId: "req_bench" };
+  const draft = (type, n, reason) => nonceDraft(type, n, reason, request, at);
   return ctx.store.consumeNonce(
     hash,
     now,
