@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import canonicalizeModule from "canonicalize";
 import { describe, expect, it } from "vitest";
-import { GENESIS_HASH, link, publicEvent, verifyChain } from "./audit-chain.js";
+import { eventHash, GENESIS_HASH, link, linkWithTexts, publicEvent, verifyChain } from "./audit-chain.js";
 import type { AuditDraft } from "./types.js";
 
 function draft(i: number): AuditDraft {
@@ -124,5 +124,34 @@ describe("canonical JSON (RFC 8785) of hashed events", () => {
   it("refuses a value JSON cannot represent instead of writing it some other way", () => {
     expect(() => link([{ ...draft(1), data: { x: Number.NaN } }], { seq: 0, hash: GENESIS_HASH })).toThrow();
     expect(() => link([{ ...draft(1), data: { x: 1n } }], { seq: 0, hash: GENESIS_HASH })).toThrow();
+  });
+
+  it("stores each JSON field's canonical text and hands back events equal to what a read of that text gives", () => {
+    const odd: AuditDraft = {
+      ...draft(1),
+      actor: { type: "nonce", name: "bot", id: "nce_x" },
+      request: { method: "GET", path: "/p", status: 200, duration_ms: -0, bytes: 1 },
+      data: { z: 1, a: { nested: [1, "x"] }, gone: undefined, when: new Date(Date.UTC(2026, 0, 2)) } as Record<
+        string,
+        unknown
+      >,
+    };
+    const { events, texts } = linkWithTexts([odd, draft(2)], { seq: 0, hash: GENESIS_HASH });
+    const [e, plain] = events as [NonNullable<(typeof events)[0]>, NonNullable<(typeof events)[0]>];
+    const t = texts[0] as NonNullable<(typeof texts)[0]>;
+    expect(t.actor).toBe('{"id":"nce_x","name":"bot","type":"nonce"}');
+    expect(t.data).toBe('{"a":{"nested":[1,"x"]},"when":"2026-01-02T00:00:00.000Z","z":1}');
+    expect(t.request).toBe('{"bytes":1,"duration_ms":0,"method":"GET","path":"/p","status":200}');
+    // Values that do not survive a read unchanged (-0, undefined members, a Date, nesting) come back parsed.
+    expect(Object.is((e.request as { duration_ms: number }).duration_ms, 0)).toBe(true);
+    expect(e.data).toEqual(JSON.parse(t.data));
+    expect(e.data).not.toHaveProperty("gone");
+    // What is hashed is what a reader recomputes from the stored texts.
+    const readBack = { ...e, actor: JSON.parse(t.actor), request: JSON.parse(t.request), data: JSON.parse(t.data) };
+    expect(eventHash(readBack, e.seq, e.prevHash)).toBe(e.hash);
+    expect(verifyChain(events).ok).toBe(true);
+    // A draft's flat values already equal their read are used as they are, and still hash the same.
+    expect(plain.request).toEqual(draft(2).request);
+    expect(eventHash(JSON.parse(JSON.stringify(plain)), plain.seq, plain.prevHash)).toBe(plain.hash);
   });
 });

@@ -1,4 +1,4 @@
-import { link } from "../core/audit-chain.js";
+import { type JsonTexts, linkWithTexts } from "../core/audit-chain.js";
 import { AppError } from "../core/errors.js";
 import { isId } from "../core/ids.js";
 import type {
@@ -132,64 +132,42 @@ export function nonceFromRow(r: NonceRow): NonceRecord {
 export type AuditInsertRow = Omit<AuditRow, "issued_by">;
 
 /**
- * Links drafts onto the chain head and builds their rows, for both dialects. What is hashed must be exactly what
- * is read back: undefined fields become null and JSON-valued fields are round-tripped through JSON (dropping
- * undefined members, functions…) before `link()` hashes them; the JSON text of that round trip is what the row
- * stores, so each value is serialised once.
+ * Links drafts onto the chain head and builds their rows, for both dialects. What is hashed is exactly what is read
+ * back: each JSON-valued field is serialised once, canonically (core/audit-chain.ts `linkWithTexts`), and that text
+ * is both hashed and stored.
  */
 export function linkDrafts(
   drafts: readonly AuditDraft[],
   head: { seq: number; hash: string },
 ): { events: AuditEvent[]; rows: AuditInsertRow[] } {
-  const texts = drafts.map((d) => ({
-    actor: json(d.actor),
-    scopes: json(d.scopes),
-    request: json(d.request),
-    data: json(d.data),
-  }));
-  const normalized = drafts.map((d, i): AuditDraft => {
-    const t = texts[i] as (typeof texts)[number];
-    return {
-      id: d.id,
-      time: d.time,
-      type: d.type,
-      actor: parse(t.actor),
-      agent: d.agent ?? null,
-      task: d.task ?? null,
-      nonceId: d.nonceId ?? null,
-      service: d.service ?? null,
-      scopes: parse(t.scopes),
-      reason: d.reason ?? null,
-      request: parse(t.request),
-      sourceIp: d.sourceIp ?? null,
-      data: parse(t.data),
-    };
-  });
-  const events = link(normalized, head);
+  const { events, texts } = linkWithTexts(drafts, head);
   const rows = events.map((e, i): AuditInsertRow => {
-    const t = texts[i] as (typeof texts)[number];
+    const t = texts[i] as JsonTexts;
     return {
       seq: e.seq,
       id: e.id,
       time: e.time,
       type: e.type,
-      actor: t.actor,
+      actor: nullText(t.actor),
       actor_id: e.actor?.id ?? null,
       agent: e.agent,
       task: e.task,
       nonce_id: e.nonceId,
       service: e.service,
-      scopes: t.scopes,
+      scopes: nullText(t.scopes),
       reason: e.reason,
-      request: t.request,
+      request: nullText(t.request),
       source_ip: e.sourceIp,
-      data: t.data,
+      data: nullText(t.data),
       prev_hash: e.prevHash,
       hash: e.hash,
     };
   });
   return { events, rows };
 }
+
+/** A JSON-valued column is SQL NULL, not the text "null", when the field is null. */
+const nullText = (text: string): string | null => (text === "null" ? null : text);
 
 export function eventFromRow(r: Omit<AuditRow, "issued_by" | "actor_id">): AuditEvent {
   return {
