@@ -98,7 +98,8 @@ describe("Checkpointer", () => {
     expect(first.map((c) => c.seq)).toEqual([9]);
     await store.appendAudit(Array.from({ length: 10 }, (_, i) => draft(100 + i)));
     await vi.waitFor(async () => expect((await store.listCheckpoints(0, 10)).map((c) => c.seq)).toEqual([9, 19]));
-    expect(readLatestCheckpoint(dir)).toMatchObject({ seq: 19, events: 19, time: 5000 });
+    // The file is written (asynchronously) after the row.
+    await vi.waitFor(() => expect(readLatestCheckpoint(dir)).toMatchObject({ seq: 19, events: 19, time: 5000 }));
     await cp.close();
   });
 
@@ -107,6 +108,7 @@ describe("Checkpointer", () => {
     await cp.start();
     await store.appendAudit([draft(1)]);
     await vi.waitFor(async () => expect(await store.listCheckpoints(0, 10)).toHaveLength(1));
+    await vi.waitFor(() => expect(readLatestCheckpoint(dir)?.seq).toBe(1));
     expect(await cp.checkpoint()).toBeNull();
     await cp.close();
     expect(await store.listCheckpoints(0, 10)).toHaveLength(1);
