@@ -71,6 +71,7 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
   const masterKeys = loadMasterKeys(config);
   const store = await openStore(config, {
     backgroundCheckpoints: true,
+    backgroundAuditIndex: true,
     onWarning: (message) => log.warn(message),
   });
   const closers: Array<() => Promise<void>> = [];

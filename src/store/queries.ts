@@ -1,4 +1,4 @@
-import type { ExpressionBuilder, Kysely } from "kysely";
+import type { Expression, ExpressionBuilder, Kysely, SqlBool } from "kysely";
 import { AppError } from "../core/errors.js";
 import type { NonceStatus } from "../core/types.js";
 import { auditCursor, nonceCursor } from "./rows.js";
@@ -77,21 +77,48 @@ const AUDIT_COLUMNS = [
   "hash",
 ] as const;
 
+type AuditIndexEb = ExpressionBuilder<Database, "audit_index">;
+
+/**
+ * The listAudit filter and cursor. audit_events has every column of audit_index (SQLite, migration 005) with
+ * the same types, so one builder serves both tables.
+ */
+function auditConditions(eb: AuditIndexEb, f: AuditFilter, page: PageRequest): Expression<SqlBool>[] {
+  const c: Expression<SqlBool>[] = [];
+  if (f.agent !== undefined) c.push(eb("agent", "=", f.agent));
+  if (f.task !== undefined) c.push(eb("task", "=", f.task));
+  if (f.nonceId !== undefined) c.push(eb("nonce_id", "=", f.nonceId));
+  if (f.service !== undefined) c.push(eb("service", "=", f.service));
+  if (f.type !== undefined) c.push(eb("type", "=", f.type));
+  if (f.since !== undefined) c.push(eb("time", ">=", f.since));
+  if (f.until !== undefined) c.push(eb("time", "<", f.until));
+  if (f.issuedBy !== undefined) c.push(eb.or([eb("issued_by", "=", f.issuedBy), eb("actor_id", "=", f.issuedBy)]));
+  if (page.cursor !== undefined) c.push(eb("seq", ">", auditCursor.decode(page.cursor)));
+  return c;
+}
+
+/** The page straight from audit_events: PostgreSQL, and SQLite when audit_index cannot be caught up. */
 export function listAuditQuery(db: Kysely<Database>, f: AuditFilter, page: PageRequest) {
-  let q = db.selectFrom("audit_events").select(AUDIT_COLUMNS);
-  if (f.agent !== undefined) q = q.where("agent", "=", f.agent);
-  if (f.task !== undefined) q = q.where("task", "=", f.task);
-  if (f.nonceId !== undefined) q = q.where("nonce_id", "=", f.nonceId);
-  if (f.service !== undefined) q = q.where("service", "=", f.service);
-  if (f.type !== undefined) q = q.where("type", "=", f.type);
-  if (f.since !== undefined) q = q.where("time", ">=", f.since);
-  if (f.until !== undefined) q = q.where("time", "<", f.until);
-  const issuedBy = f.issuedBy;
-  if (issuedBy !== undefined) {
-    q = q.where((eb) => eb.or([eb("issued_by", "=", issuedBy), eb("actor_id", "=", issuedBy)]));
-  }
-  if (page.cursor !== undefined) q = q.where("seq", ">", auditCursor.decode(page.cursor));
-  return q.orderBy("seq", "asc").limit(page.limit + 1);
+  return db
+    .selectFrom("audit_events")
+    .select(AUDIT_COLUMNS)
+    .where((eb) => eb.and(auditConditions(eb as unknown as AuditIndexEb, f, page)))
+    .orderBy("seq", "asc")
+    .limit(page.limit + 1);
+}
+
+/**
+ * SQLite: the page's seqs from audit_index (its `(column, seq)` indexes give them in seq order), then those
+ * rows of audit_events by primary key. Exact only once audit_index has caught up (sqlite-audit-index.ts).
+ */
+export function listAuditIndexedQuery(db: Kysely<Database>, f: AuditFilter, page: PageRequest) {
+  const seqs = db
+    .selectFrom("audit_index")
+    .select("seq")
+    .where((eb) => eb.and(auditConditions(eb, f, page)))
+    .orderBy("seq", "asc")
+    .limit(page.limit + 1);
+  return db.selectFrom("audit_events").select(AUDIT_COLUMNS).where("seq", "in", seqs).orderBy("seq", "asc");
 }
 
 export function scanAuditQuery(db: Kysely<Database>, afterSeq: number, limit: number) {

@@ -68,6 +68,12 @@ export interface AuditRow {
   issued_by: string | null;
 }
 
+/** SQLite only (migration 005): the filterable columns of an audit_events row, indexed off the hot path. */
+export type AuditIndexRow = Pick<
+  AuditRow,
+  "seq" | "time" | "type" | "actor_id" | "agent" | "task" | "nonce_id" | "service" | "issued_by"
+>;
+
 export interface AuditHeadRow {
   id: number;
   seq: number;
@@ -90,5 +96,6 @@ export interface Database {
   nonces: NonceRow;
   audit_events: AuditRow;
   audit_head: AuditHeadRow;
+  audit_index: AuditIndexRow;
   audit_checkpoints: AuditCheckpointRow;
 }

@@ -3,7 +3,13 @@ import type { AuditDraft, AuditEvent, NonceRecord } from "../core/types.js";
 import { AuditListeners } from "./audit-listeners.js";
 import { checkpointMethods } from "./checkpoints.js";
 import { rejectReason, serviceAuditType } from "./outcomes.js";
-import { listAuditQuery, listNoncesQuery, revokeNoncesQuery, scanAuditQuery } from "./queries.js";
+import {
+  listAuditIndexedQuery,
+  listAuditQuery,
+  listNoncesQuery,
+  revokeNoncesQuery,
+  scanAuditQuery,
+} from "./queries.js";
 import {
   apiKeyFromRow,
   apiKeyToRow,
@@ -17,6 +23,7 @@ import {
   serviceToRow,
 } from "./rows.js";
 import type { ApiKeyRow, AuditRow, Database, NonceRow, ServiceRow } from "./schema.js";
+import { AuditIndexer, pruneAuditRows } from "./sqlite-audit-index.js";
 import { groupCommit, type TxState, writeTx } from "./sqlite-batch.js";
 import { SqliteChain } from "./sqlite-chain.js";
 import { startCheckpointer } from "./sqlite-checkpointer.js";
@@ -33,9 +40,13 @@ import type { ConsumeResult, Store } from "./store.js";
  */
 const CLEANUP_SLICE = 1000;
 
-/** For a long-running server: WAL checkpoints on a worker thread (sqlite-checkpointer.ts), warnings to its log. */
+/**
+ * For a long-running server: WAL checkpoints on a worker thread (sqlite-checkpointer.ts), audit_index caught up
+ * on a timer (sqlite-audit-index.ts; otherwise only before filtered reads and on close), warnings to its log.
+ */
 export interface SqliteRuntimeOptions {
   backgroundCheckpoints?: boolean;
+  backgroundAuditIndex?: boolean;
   onWarning?: (message: string) => void;
 }
 
@@ -83,6 +94,10 @@ export async function createSqliteStore(
   };
 
   const groupCommitter = groupCommit(db, state);
+  const auditIndex = new AuditIndexer(db, state, {
+    background: opts.backgroundAuditIndex ?? false,
+    onWarning: opts.onWarning,
+  });
   // Batched writes settle only after their transaction committed: report their events then, in job order.
   const batch = {
     run: <T>(fn: () => T): Promise<T> =>
@@ -122,11 +137,13 @@ export async function createSqliteStore(
     async migrate() {
       migrateSqlite(db, Date.now());
       restrictSidecars(opts.filename);
+      auditIndex.start();
     },
 
     async close() {
       if (!db.open) return;
       batch.drain();
+      auditIndex.finish();
       await checkpointer?.stop();
       db.close();
     },
@@ -307,7 +324,10 @@ export async function createSqliteStore(
     },
 
     async listAudit(filter, page) {
-      const rows = await listAuditQuery(k, filter, page).execute();
+      const rows = await auditIndex.read(
+        () => all(listAuditIndexedQuery(k, filter, page).compile()),
+        () => all(listAuditQuery(k, filter, page).compile()),
+      );
       return pageOf(rows as AuditRow[], page.limit, eventFromRow, (r) => auditCursor.encode(r.seq));
     },
 
@@ -329,11 +349,7 @@ export async function createSqliteStore(
 
     async pruneAudit(throughSeq, limit) {
       return tx(() => {
-        const n = db
-          .prepare(
-            "DELETE FROM audit_events WHERE seq IN (SELECT seq FROM audit_events WHERE seq <= ? ORDER BY seq LIMIT ?)",
-          )
-          .run(throughSeq, limit).changes;
+        const n = pruneAuditRows(db, throughSeq, limit);
         db.prepare("DELETE FROM audit_checkpoints WHERE seq < ?").run(throughSeq);
         return n;
       })();

@@ -1,0 +1,152 @@
+import type { Database, Statement } from "better-sqlite3";
+import { NO_STATE, type TxState, writeTx } from "./sqlite-batch.js";
+
+/**
+ * Fills audit_index (migration 005) from audit_events, off the request's transaction. The watermark is
+ * `max(seq)` of audit_index: seq only grows and each event is appended under the write lock, so everything
+ * above it is the tail still to index, and a crash between an append and its catch-up loses nothing. Retention
+ * deletes the same seqs from both tables in one transaction (`pruneAuditRows`), so the watermark never points
+ * past a pruned event that the tail would then miss.
+ */
+const COLUMNS = "seq, time, type, actor_id, agent, task, nonce_id, service, issued_by";
+const SQL = {
+  tail: `SELECT coalesce((SELECT max(seq) FROM audit_events), 0)
+    > coalesce((SELECT max(seq) FROM audit_index), 0)`,
+  catchUp: `INSERT INTO audit_index (${COLUMNS}) SELECT ${COLUMNS} FROM audit_events
+    WHERE seq > (SELECT coalesce(max(seq), 0) FROM audit_index) ORDER BY seq LIMIT ?`,
+} as const;
+
+/** Rows per catch-up transaction: bounds how long one holds the event loop (and the write lock). */
+export const AUDIT_INDEX_SLICE = 1000;
+/** The server's catch-up period while there is a tail (a full slice is followed at once by the next). */
+const INTERVAL_MS = 25;
+
+type Statements = Record<keyof typeof SQL, Statement>;
+const statements = new WeakMap<Database, Statements>();
+
+function prepared(db: Database): Statements {
+  let st = statements.get(db);
+  if (st === undefined) {
+    st = { tail: db.prepare(SQL.tail).pluck(), catchUp: db.prepare(SQL.catchUp) };
+    statements.set(db, st);
+  }
+  return st;
+}
+
+/**
+ * Indexes up to `limit` events of the tail in one write transaction; returns how many. With no tail it starts
+ * no transaction, so a caught-up index needs no write lock (a read-only or busy database still answers).
+ */
+export function catchUpAuditIndex(db: Database, limit: number, state: TxState = NO_STATE): number {
+  const st = prepared(db);
+  if (!st.tail.get()) return 0;
+  return writeTx(db, state, () => st.catchUp.run(limit).changes);
+}
+
+/** Retention, inside a write transaction: the `limit` oldest events with seq <= throughSeq, from both tables. */
+export function pruneAuditRows(db: Database, throughSeq: number, limit: number): number {
+  const last = db
+    .prepare("SELECT max(seq) FROM (SELECT seq FROM audit_events WHERE seq <= ? ORDER BY seq LIMIT ?)")
+    .pluck()
+    .get(throughSeq, limit) as number | null;
+  if (last === null) return 0;
+  db.prepare("DELETE FROM audit_index WHERE seq <= ?").run(last);
+  return db.prepare("DELETE FROM audit_events WHERE seq <= ?").run(last).changes;
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export interface AuditIndexerOptions {
+  /** Catch up on a timer (the long-running server); otherwise only before reads and on close. */
+  background?: boolean;
+  slice?: number;
+  onWarning?: ((message: string) => void) | undefined;
+}
+
+/** The store's catch-up: before filtered reads, on a timer in the server, and fully on close. */
+export class AuditIndexer {
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private failing = false;
+  private readonly slice: number;
+
+  constructor(
+    private readonly db: Database,
+    private readonly state: TxState,
+    private readonly opts: AuditIndexerOptions = {},
+  ) {
+    this.slice = opts.slice ?? AUDIT_INDEX_SLICE;
+  }
+
+  /** Starts the timer (no-op unless `background`); call after migrations created audit_index. */
+  start(): void {
+    if (this.opts.background && !this.stopped && this.timer === undefined) this.schedule(INTERVAL_MS);
+  }
+
+  private schedule(ms: number): void {
+    this.timer = setTimeout(this.tick, ms);
+    this.timer.unref();
+  }
+
+  private readonly tick = (): void => {
+    this.timer = undefined;
+    if (this.stopped || !this.db.open) return;
+    let n = 0;
+    try {
+      n = this.step();
+    } catch (e) {
+      this.warn(e);
+    }
+    this.schedule(n === this.slice ? 0 : INTERVAL_MS);
+  };
+
+  private step(): number {
+    const n = catchUpAuditIndex(this.db, this.slice, this.state);
+    this.failing = false;
+    return n;
+  }
+
+  private warn(e: unknown): void {
+    if (this.failing) return;
+    this.failing = true;
+    // The code only (e.g. SQLITE_BUSY): never a message that could carry row contents.
+    const code = (e as { code?: unknown }).code;
+    this.opts.onWarning?.(
+      `audit index catch-up failed (${typeof code === "string" ? code : "error"}): filtered audit reads scan audit_events until it succeeds`,
+    );
+  }
+
+  /**
+   * Runs a filtered read exactly: catches the index up (a long tail in slices, yielding to the event loop in
+   * between), then the rest and `indexed` in one synchronous step, so nothing this process commits falls in
+   * between. If the catch-up cannot write (busy, read-only, disk full), `direct` answers from audit_events.
+   */
+  async read<R>(indexed: () => R, direct: () => R): Promise<R> {
+    try {
+      while (this.step() === this.slice) {
+        await nextTurn();
+        if (!this.db.open) break;
+      }
+      while (this.step() === this.slice);
+    } catch (e) {
+      if (!this.db.open) throw e;
+      this.warn(e);
+      return direct();
+    }
+    return indexed();
+  }
+
+  /** Stops the timer and indexes the whole tail (before close), so the next start has nothing to do. */
+  finish(): void {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    // A store closed before its migrations ran has no audit_index: nothing to catch up.
+    if (this.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'audit_index'").get() === undefined) return;
+    try {
+      while (this.step() === this.slice);
+    } catch (e) {
+      this.warn(e);
+    }
+  }
+}
