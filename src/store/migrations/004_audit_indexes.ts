@@ -22,6 +22,7 @@ import type { Migration } from "./index.js";
  *   page, quadratic in the window size. Time grows with seq, so a seq-order scan with the time filter reaches
  *   the window once and then pages from the cursor (`seq > ?`); only the first page of a window far back in
  *   a long log reads the events before it.
+ * On SQLite the kept six live on audit_index since migration 005 (same columns, same reasons), off the hot path.
  */
 export const auditIndexes: Migration = {
   version: 4,
