@@ -13,7 +13,7 @@ import { startPassthrough, startUpstream } from "./lib/targets.mjs";
  * tree (built with `npm run build` first); any other commit is checked out with `git worktree` under the temp dir
  * and built there (node_modules shared). Every build runs the bench's Agent Nonce server (SQLite, product
  * defaults) against one bench upstream, beside the bench's pass-through, interleaved per round. Besides req/s and
- * p50 it prints the server process's CPU time per request (utime+stime from /proc): on a shared machine that
+ * p50/p99 it prints the server process's CPU time per request (utime+stime from /proc): on a shared machine that
  * moves far less than throughput, so it is the number to compare between builds. Not part of `npm run bench`.
  */
 
@@ -85,7 +85,9 @@ try {
         const us = ((cpuSeconds(pid) - before) / res.requests) * 1e6;
         const key = `${name} c${c}`;
         out[key] ??= [];
-        out[key].push(`${us.toFixed(0)} µs cpu/req, ${Math.round(res.rps)}/s, p50 ${res.p50_us} µs`);
+        out[key].push(
+          `${us.toFixed(0)} µs cpu/req, ${Math.round(res.rps)}/s, p50 ${Math.round(res.p50_us)} p99 ${Math.round(res.p99_us)} µs`,
+        );
       }
     }
     console.log(`round ${r + 1}/${rounds} done`);
