@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { hashToken } from "../core/tokens.js";
+import { tokenKey } from "../core/tokens.js";
 import type { IssuerPolicy } from "../core/types.js";
 import { type ApiHarness, apiHarness, stripeService } from "../test/api-harness.js";
 
@@ -21,7 +21,7 @@ const issue = (body: Record<string, unknown>, key?: string) =>
     key,
   });
 
-const stored = async (token: string) => h.ctx.store.getNonceByHash(hashToken(token));
+const stored = async (token: string) => h.ctx.store.getNonceByKey(tokenKey(token));
 
 describe("POST /v1/nonces constraints", () => {
   it("stores valid constraints (field paths and route-scoped maps) as given", async () => {

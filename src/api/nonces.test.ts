@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { hashToken, isWellFormed } from "../core/tokens.js";
+import { isWellFormed, tokenIssuedAt, tokenKey } from "../core/tokens.js";
 import { type ApiHarness, apiHarness, stripeService } from "../test/api-harness.js";
 
 let h: ApiHarness;
@@ -37,7 +37,10 @@ describe("POST /v1/nonces", () => {
       gateway_url: "http://127.0.0.1:7071",
     });
     expect(isWellFormed(r.body.nonce, "an")).toBe(true);
-    const stored = await h.ctx.store.getNonceByHash(hashToken(r.body.nonce));
+    // Current format: the issuance time (the context clock) in the 7 chars after the prefix.
+    expect(r.body.nonce).toHaveLength(46);
+    expect(tokenIssuedAt(r.body.nonce)).toBe(h.clock.now());
+    const stored = await h.ctx.store.getNonceByKey(tokenKey(r.body.nonce));
     expect(stored).toMatchObject({
       id: r.body.id,
       routes: ["GET /v1/customers", "GET /v1/customers/{id}", "GET /v1/customers/search"],
@@ -234,6 +237,7 @@ describe("secrets never leak", () => {
     expect(all).toContain(id);
     expect(all).not.toContain(token);
     expect(all).not.toContain(token.slice(3, 20));
+    expect(all).not.toContain(token.slice(10, 40));
     expect(all).not.toContain(secret);
   });
 });

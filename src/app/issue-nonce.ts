@@ -3,7 +3,7 @@ import { AppError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import { parseRate } from "../core/rate.js";
 import { resolveScopes } from "../core/scopes.js";
-import { generateToken, hashToken } from "../core/tokens.js";
+import { generateToken, tokenKey } from "../core/tokens.js";
 import { resolveTtl } from "../core/ttl.js";
 import type { NonceRecord } from "../core/types.js";
 import { auditDraft, type Caller } from "./audit-draft.js";
@@ -102,10 +102,10 @@ export async function issueNonce(
     throw new AppError("credential_missing", `service ${JSON.stringify(service.name)} has no credential set`);
   }
 
-  const token = generateToken("an");
+  const token = generateToken("an", now);
   const record: NonceRecord = {
     id: newId("nce", now),
-    tokenHash: hashToken(token),
+    tokenKey: tokenKey(token),
     service: service.name,
     scopes,
     routes,

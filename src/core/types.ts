@@ -38,8 +38,8 @@ export type NonceStatus = "active" | "expired" | "revoked" | "exhausted";
 
 export interface NonceRecord {
   id: string;
-  /** SHA-256 of the token. The token itself is never stored. */
-  tokenHash: Buffer;
+  /** `tokenKey(token)`: issuance ms (6 bytes) || SHA-256 of the token. The token itself is never stored. */
+  tokenKey: Buffer;
   service: string;
   /** What was asked for: catalog names and/or raw route patterns. */
   scopes: string[];

@@ -7,7 +7,7 @@ import { checkUpstream, type UpstreamCheck } from "./upstream.js";
 
 /**
  * The gateway's read caches. Only immutable facts are cached: a nonce's id, service, routes, agent and task never
- * change after issuance, so they are kept by token hash, with their compiled constraints and parsed rate.
+ * change after issuance, so they are kept by token key, with their compiled constraints and parsed rate.
  * Revocation, expiry and use counts are NEVER cached: the
  * store's consume statement re-checks them atomically on every request, on every replica.
  * Services change, so they are cached for at most SERVICE_TTL_MS and dropped at once on "service.changed".
@@ -84,13 +84,13 @@ export class GatewayCaches {
    * Immutable part of the nonce with this token hash: a cache hit is returned as is (no promise: the hot path
    * awaits only on a miss), a miss reads the store and rejects if the store fails.
    */
-  nonce(hash: Buffer): NonceInfo | Promise<NonceInfo | undefined> {
-    const key = hash.toString("base64");
-    return this.nonces.get(key) ?? this.loadNonce(hash, key);
+  nonce(tokenKey: Buffer): NonceInfo | Promise<NonceInfo | undefined> {
+    const key = tokenKey.toString("base64");
+    return this.nonces.get(key) ?? this.loadNonce(tokenKey, key);
   }
 
-  private async loadNonce(hash: Buffer, key: string): Promise<NonceInfo | undefined> {
-    const rec = await this.ctx.store.getNonceByHash(hash);
+  private async loadNonce(tokenKey: Buffer, key: string): Promise<NonceInfo | undefined> {
+    const rec = await this.ctx.store.getNonceByKey(tokenKey);
     if (!rec) return undefined;
     const info = this.infoFrom(rec);
     this.nonces.set(key, info);

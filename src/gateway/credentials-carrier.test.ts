@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { generateToken } from "../core/tokens.js";
 import { extractNonce } from "./credentials-carrier.js";
 
-const t = generateToken("an");
-const t2 = generateToken("an");
+const t = generateToken("an", Date.UTC(2026, 0, 1));
+const t2 = generateToken("an", Date.UTC(2026, 0, 1));
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 
 describe("extractNonce", () => {

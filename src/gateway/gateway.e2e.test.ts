@@ -89,12 +89,12 @@ describe("gateway: nonce rejections never reach the upstream", () => {
 
   it("401 nonce_invalid for a malformed token without a store lookup", async () => {
     let lookups = 0;
-    const orig = h.ctx.store.getNonceByHash.bind(h.ctx.store);
-    h.ctx.store.getNonceByHash = async (x) => {
+    const orig = h.ctx.store.getNonceByKey.bind(h.ctx.store);
+    h.ctx.store.getNonceByKey = async (x) => {
       lookups++;
       return orig(x);
     };
-    const good = generateToken("an");
+    const good = generateToken("an", h.clock.now());
     const bad = `${good.slice(0, -1)}${good.endsWith("a") ? "b" : "a"}`;
     for (const t of [bad, "an_short", "sk_live_whatever"]) {
       const r = await h.request("/v1/x", { headers: bearer(t) });

@@ -4,7 +4,7 @@ import { nonceDraft } from "../app/audit-draft.js";
 import type { AppContext } from "../app/context.js";
 import { open } from "../core/crypto.js";
 import { newId } from "../core/ids.js";
-import { hashToken, isWellFormed } from "../core/tokens.js";
+import { isWellFormed, tokenKey } from "../core/tokens.js";
 import type { AuditDraft, AuditType, NonceRecord } from "../core/types.js";
 import type { RejectReason } from "../store/store.js";
 import type { GatewayCaches, NonceInfo, ServiceEntry } from "./caches.js";
@@ -100,10 +100,10 @@ export function createHandler(
       return reject(f, "payload_too_large", "request body exceeds the gateway limit");
     }
 
-    const hash = hashToken(carrier.token);
+    const key = tokenKey(carrier.token);
     let info: NonceInfo | undefined;
     try {
-      const got = caches.nonce(hash);
+      const got = caches.nonce(key);
       info = got instanceof Promise ? await got : got;
     } catch (e) {
       ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway nonce lookup failed");
@@ -182,7 +182,7 @@ export function createHandler(
     completions.beforeWrite();
     try {
       consumed = await ctx.store.consumeNonce(
-        hash,
+        key,
         f.now,
         (n) => draft(f, "nonce.used", n, null),
         (reason: RejectReason, n) => (n ? draft(f, "nonce.rejected", n, reason) : null),

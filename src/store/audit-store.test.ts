@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { newId } from "../core/ids.js";
-import { generateToken, hashToken } from "../core/tokens.js";
+import { generateToken, tokenKey } from "../core/tokens.js";
 import type { AuditCheckpoint, AuditDraft, AuditEvent, NonceRecord } from "../core/types.js";
 import { dialects } from "../test/stores.js";
 import type { Store } from "./store.js";
@@ -27,7 +27,7 @@ const draft = (i: number): AuditDraft => ({
 
 const nonce = (id: string): NonceRecord => ({
   id,
-  tokenHash: hashToken(generateToken("an")),
+  tokenKey: tokenKey(generateToken("an", T0)),
   service: "s",
   scopes: ["r"],
   routes: ["GET /x"],
@@ -81,7 +81,7 @@ describe.each(dialects)("audit store ($name)", (d) => {
       // Same id again: the insert fails and rolls back, so its event was never committed.
       await expect(store.insertNonce(n, { ...draft(6), type: "nonce.issued", nonceId: n.id })).rejects.toThrow();
       await store.consumeNonce(
-        n.tokenHash,
+        n.tokenKey,
         T0 + 1,
         () => ({ ...draft(7), type: "nonce.used", nonceId: n.id }),
         () => null,

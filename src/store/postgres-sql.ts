@@ -9,16 +9,16 @@ export const Q = {
   consume: {
     name: "an_consume",
     text: `UPDATE nonces SET uses = uses + 1
-      WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2 AND (max_uses IS NULL OR uses < max_uses)
+      WHERE token_key = $1 AND revoked_at IS NULL AND expires_at > $2 AND (max_uses IS NULL OR uses < max_uses)
       RETURNING *`,
   },
-  nonceByHash: { name: "an_nonce_by_hash", text: "SELECT * FROM nonces WHERE token_hash = $1" },
+  nonceByKey: { name: "an_nonce_by_key", text: "SELECT * FROM nonces WHERE token_key = $1" },
   nonceById: { name: "an_nonce_by_id", text: "SELECT * FROM nonces WHERE id = $1" },
   apiKeyByHash: { name: "an_key_by_hash", text: "SELECT * FROM api_keys WHERE key_hash = $1" },
   serviceByName: { name: "an_service_by_name", text: "SELECT * FROM services WHERE name = $1" },
   insertNonce: {
     name: "an_insert_nonce",
-    text: `INSERT INTO nonces (id, token_hash, service, scopes, routes, agent, task, max_uses, uses, constraints,
+    text: `INSERT INTO nonces (id, token_key, service, scopes, routes, agent, task, max_uses, uses, constraints,
       metadata, issued_by, created_at, expires_at, revoked_at, rate)
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
   },
@@ -26,7 +26,7 @@ export const Q = {
 
 const NONCE_COLUMNS = [
   "id",
-  "token_hash",
+  "token_key",
   "service",
   "scopes",
   "routes",
@@ -99,12 +99,12 @@ export function writeBatchParams(
 /**
  * BEGIN, the head lock (always first: one lock order for every writer and replica), and the rows the batch's
  * consumes will decide on, locked, in ONE round trip. A multi-statement simple query cannot take parameters:
- * the only values inlined are token hashes, as hex from our own Buffers (no quoting to get wrong).
+ * the only values inlined are token keys, as hex from our own Buffers (no quoting to get wrong).
  */
-export function lockAndRead(hashes: readonly string[]): string {
+export function lockAndRead(keys: readonly string[]): string {
   const begin = "BEGIN; SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
-  if (hashes.length === 0) return begin;
-  for (const h of hashes) if (!/^[0-9a-f]*$/.test(h)) throw new Error("token hash is not hex");
-  const list = hashes.map((h) => `decode('${h}', 'hex')`).join(", ");
-  return `${begin}; SELECT * FROM nonces WHERE token_hash IN (${list}) ORDER BY id FOR UPDATE`;
+  if (keys.length === 0) return begin;
+  for (const h of keys) if (!/^[0-9a-f]*$/.test(h)) throw new Error("token key is not hex");
+  const list = keys.map((h) => `decode('${h}', 'hex')`).join(", ");
+  return `${begin}; SELECT * FROM nonces WHERE token_key IN (${list}) ORDER BY id FOR UPDATE`;
 }

@@ -30,7 +30,7 @@ function appendParams(rows: AuditInsertRow[]): unknown[] {
 }
 
 /**
- * PostgreSQL puts row contents in error details ("Key (token_hash)=(…) already exists", "Failing row contains
+ * PostgreSQL puts row contents in error details ("Key (token_key)=(…) already exists", "Failing row contains
  * …"). Callers may log errors, so those fields are dropped before an error leaves the store.
  */
 export function scrub(e: unknown): unknown {

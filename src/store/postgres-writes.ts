@@ -11,7 +11,7 @@ import type { ConsumeResult, RejectReason } from "./store.js";
 export type Write =
   | {
       kind: "consume";
-      hash: Buffer;
+      key: Buffer;
       now: number;
       onOk: (n: NonceRecord) => AuditDraft;
       onReject: (reason: RejectReason, n: NonceRecord | null) => AuditDraft | null;
@@ -39,13 +39,13 @@ export function runAlone(pool: pg.Pool, w: Write, onCommit: (events: AuditEvent[
       return audited(
         pool,
         async (c, append): Promise<ConsumeResult> => {
-          const used = await c.query<NonceRow>({ ...Q.consume, values: [w.hash, w.now] });
+          const used = await c.query<NonceRow>({ ...Q.consume, values: [w.key, w.now] });
           if (used.rows[0]) {
             const nonce = nonceFromRow(used.rows[0]);
             await append([w.onOk(nonce)]);
             return { ok: true, nonce };
           }
-          const found = await c.query<NonceRow>({ ...Q.nonceByHash, values: [w.hash] });
+          const found = await c.query<NonceRow>({ ...Q.nonceByKey, values: [w.key] });
           const nonce = found.rows[0] ? nonceFromRow(found.rows[0]) : null;
           const reason = rejectReason(nonce, w.now);
           const draft = w.onReject(reason, nonce);
@@ -79,15 +79,15 @@ export async function runBatch(
   pool: pg.Pool,
   writes: readonly Write[],
 ): Promise<{ outcomes: Outcome[]; events: AuditEvent[] }> {
-  const hashes = new Set<string>();
-  for (const w of writes) if (w.kind === "consume") hashes.add(w.hash.toString("hex"));
-  return inTransaction(pool, lockAndRead([...hashes]), async (c, began) => {
+  const keys = new Set<string>();
+  for (const w of writes) if (w.kind === "consume") keys.add(w.key.toString("hex"));
+  return inTransaction(pool, lockAndRead([...keys]), async (c, began) => {
     let head = headOf(began);
     const slots = new Map<string, Slot>();
     for (const r of (began[2]?.rows ?? []) as NonceRow[]) {
-      slots.set(r.token_hash.toString("hex"), { row: r, inserted: false, dirty: false });
+      slots.set(r.token_key.toString("hex"), { row: r, inserted: false, dirty: false });
     }
-    // Every insert is sent, even one whose hash the batch already knows: the unique index must see duplicates.
+    // Every insert is sent, even one whose key the batch already knows: the unique index must see duplicates.
     const inserted: Slot[] = [];
     const issuedBy = new Map<string, string>();
     for (const s of slots.values()) issuedBy.set(s.row.id, s.row.issued_by);
@@ -107,12 +107,12 @@ export async function runBatch(
           apply = () => {
             const slot = { row, inserted: true, dirty: false };
             inserted.push(slot);
-            const key = row.token_hash.toString("hex");
+            const key = row.token_key.toString("hex");
             if (!slots.has(key)) slots.set(key, slot);
             if (!issuedBy.has(row.id)) issuedBy.set(row.id, row.issued_by);
           };
         } else {
-          const slot = slots.get(w.hash.toString("hex"));
+          const slot = slots.get(w.key.toString("hex"));
           if (slot && usable(slot.row, w.now)) {
             const next = { ...slot.row, uses: slot.row.uses + 1 };
             const nonce = nonceFromRow(next);

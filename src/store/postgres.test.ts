@@ -3,7 +3,7 @@ import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { verifyChain } from "../core/audit-chain.js";
 import { newId } from "../core/ids.js";
-import { generateToken, hashToken } from "../core/tokens.js";
+import { generateToken, tokenKey } from "../core/tokens.js";
 import type { AuditDraft, NonceRecord } from "../core/types.js";
 import { skipPostgres, TEST_DATABASE_URL } from "../test/stores.js";
 import { createPostgresStore } from "./postgres.js";
@@ -48,11 +48,11 @@ describe.skipIf(skipPostgres)("postgres store with several replicas", () => {
     }
     await Promise.all(stores.map((s) => s.migrate()));
     const [a, b, c] = stores as [Store, Store, Store];
-    const token = generateToken("an");
+    const token = generateToken("an", T0);
     await a.insertNonce(
       {
         id: newId("nce", T0),
-        tokenHash: hashToken(token),
+        tokenKey: tokenKey(token),
         service: "stripe",
         scopes: ["read:customers"],
         routes: ["GET /v1/customers"],
@@ -72,7 +72,7 @@ describe.skipIf(skipPostgres)("postgres store with several replicas", () => {
     const results = await Promise.all(
       Array.from({ length: 45 }, (_, i) =>
         [a, b, c][i % 3]?.consumeNonce(
-          hashToken(token),
+          tokenKey(token),
           T0 + 1,
           (n) => draft("nonce.used", { nonceId: n.id }),
           (reason) => draft("nonce.rejected", { reason }),
@@ -93,9 +93,9 @@ describe.skipIf(skipPostgres)("postgres store with several replicas", () => {
     const commits: number[][] = [[], []];
     a.onAuditCommitted((events) => commits[0]?.push(events.length));
     b.onAuditCommitted((events) => commits[1]?.push(events.length));
-    const nonce = (tokenHash: Buffer, maxUses: number | null = null): NonceRecord => ({
+    const nonce = (tokenKey: Buffer, maxUses: number | null = null): NonceRecord => ({
       id: newId("nce", T0),
-      tokenHash,
+      tokenKey,
       service: "stripe",
       scopes: ["read:customers"],
       routes: ["GET /v1/customers"],
@@ -111,7 +111,7 @@ describe.skipIf(skipPostgres)("postgres store with several replicas", () => {
       revokedAt: null,
       rate: null,
     });
-    const issued = Array.from({ length: 40 }, () => nonce(hashToken(generateToken("an")), 5));
+    const issued = Array.from({ length: 40 }, () => nonce(tokenKey(generateToken("an", T0)), 5));
     // One event-loop turn on each replica: each store writes them as one (or a few) batched transactions.
     await Promise.all(issued.map((n, i) => (i % 2 ? a : b).insertNonce(n, draft("nonce.issued", { nonceId: n.id }))));
     expect(Math.max(...(commits[0] ?? []))).toBeGreaterThan(1);
@@ -125,7 +125,7 @@ describe.skipIf(skipPostgres)("postgres store with several replicas", () => {
         const n = target[i % 4] as NonceRecord;
         return Promise.all([
           s.consumeNonce(
-            n.tokenHash,
+            n.tokenKey,
             T0 + 1,
             (x) => draft("nonce.used", { nonceId: x.id }),
             (reason, x) => draft("nonce.rejected", { reason, nonceId: x?.id ?? null }),
@@ -139,9 +139,9 @@ describe.skipIf(skipPostgres)("postgres store with several replicas", () => {
     for (const n of target) expect((await b.getNonce(n.id))?.uses).toBe(5);
 
     // A duplicate token hash in the middle of a batch: it alone is refused; the others commit with their events.
-    const dup = nonce((issued[10] as NonceRecord).tokenHash);
-    const fresh = hashToken(generateToken("an"));
-    const wave = [nonce(hashToken(generateToken("an"))), dup, nonce(fresh), nonce(fresh)];
+    const dup = nonce((issued[10] as NonceRecord).tokenKey);
+    const fresh = tokenKey(generateToken("an", T0));
+    const wave = [nonce(tokenKey(generateToken("an", T0))), dup, nonce(fresh), nonce(fresh)];
     const settled = await Promise.allSettled(
       wave.map((n) => a.insertNonce(n, draft("nonce.issued", { nonceId: n.id }))),
     );

@@ -209,8 +209,8 @@ export async function createPostgresStore(opts: {
       return r.rows[0] ? nonceFromRow(r.rows[0]) : undefined;
     },
 
-    async getNonceByHash(hash) {
-      const r = await pool.query<NonceRow>({ ...Q.nonceByHash, values: [hash] });
+    async getNonceByKey(key) {
+      const r = await pool.query<NonceRow>({ ...Q.nonceByKey, values: [key] });
       return r.rows[0] ? nonceFromRow(r.rows[0]) : undefined;
     },
 
@@ -219,8 +219,8 @@ export async function createPostgresStore(opts: {
       return pageOf(rows as NonceRow[], page.limit, nonceFromRow, (r) => nonceCursor.encode(r.id));
     },
 
-    async consumeNonce(hash, now, onOk, onReject) {
-      return group.run<ConsumeResult>({ kind: "consume", hash, now, onOk, onReject });
+    async consumeNonce(key, now, onOk, onReject) {
+      return group.run<ConsumeResult>({ kind: "consume", key, now, onOk, onReject });
     },
 
     async revokeNonce(id, now, audit) {

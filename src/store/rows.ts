@@ -89,7 +89,7 @@ export function apiKeyFromRow(r: ApiKeyRow): ApiKeyRecord {
 export function nonceToRow(n: NonceRecord): NonceRow {
   return {
     id: n.id,
-    token_hash: n.tokenHash,
+    token_key: n.tokenKey,
     service: n.service,
     scopes: JSON.stringify(n.scopes),
     routes: JSON.stringify(n.routes),
@@ -110,7 +110,7 @@ export function nonceToRow(n: NonceRecord): NonceRow {
 export function nonceFromRow(r: NonceRow): NonceRecord {
   return {
     id: r.id,
-    tokenHash: buf(r.token_hash),
+    tokenKey: buf(r.token_key),
     service: r.service,
     scopes: JSON.parse(r.scopes),
     routes: JSON.parse(r.routes),

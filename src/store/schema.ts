@@ -28,7 +28,7 @@ export interface ApiKeyRow {
 
 export interface NonceRow {
   id: string;
-  token_hash: Buffer;
+  token_key: Buffer;
   service: string;
   scopes: string;
   routes: string;

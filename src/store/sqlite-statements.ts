@@ -4,14 +4,14 @@ import type { Database, Statement } from "better-sqlite3";
 const SQL = {
   head: "SELECT seq, hash FROM audit_head WHERE id = 1",
   consume: `UPDATE nonces SET uses = uses + 1
-       WHERE token_hash = ? AND revoked_at IS NULL AND expires_at > ? AND (max_uses IS NULL OR uses < max_uses)
+       WHERE token_key = ? AND revoked_at IS NULL AND expires_at > ? AND (max_uses IS NULL OR uses < max_uses)
        RETURNING *`,
-  nonceByHash: "SELECT * FROM nonces WHERE token_hash = ?",
+  nonceByKey: "SELECT * FROM nonces WHERE token_key = ?",
   nonceById: "SELECT * FROM nonces WHERE id = ?",
   revokeOne: "UPDATE nonces SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING *",
-  insertNonce: `INSERT INTO nonces (id, token_hash, service, scopes, routes, agent, task, max_uses, uses, constraints,
+  insertNonce: `INSERT INTO nonces (id, token_key, service, scopes, routes, agent, task, max_uses, uses, constraints,
         metadata, rate, issued_by, created_at, expires_at, revoked_at)
-       VALUES (@id, @token_hash, @service, @scopes, @routes, @agent, @task, @max_uses, @uses, @constraints,
+       VALUES (@id, @token_key, @service, @scopes, @routes, @agent, @task, @max_uses, @uses, @constraints,
         @metadata, @rate, @issued_by, @created_at, @expires_at, @revoked_at)`,
   deleteExpired:
     "DELETE FROM nonces WHERE id IN (SELECT id FROM nonces WHERE expires_at < ? ORDER BY expires_at LIMIT ?)",

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { verifyChain } from "../core/audit-chain.js";
 import { seal } from "../core/crypto.js";
 import { newId } from "../core/ids.js";
-import { generateToken, hashToken } from "../core/tokens.js";
+import { generateToken, tokenKey } from "../core/tokens.js";
 import type { AuditDraft, NonceRecord } from "../core/types.js";
 import { createSqliteStore } from "./sqlite.js";
 
@@ -40,11 +40,11 @@ describe("sqlite store file handling", () => {
 
   it("creates the database and its WAL sidecars 0600, migrates idempotently, survives reopen", async () => {
     const file = path.join(dir, "agent-nonce.db");
-    const token = generateToken("an");
+    const token = generateToken("an", T0);
     const secret = Buffer.from(`sk_test_FAKE_${randomBytes(8).toString("hex")}`);
     const nonce: NonceRecord = {
       id: newId("nce", T0),
-      tokenHash: hashToken(token),
+      tokenKey: tokenKey(token),
       service: "stripe",
       scopes: ["read:customers"],
       routes: ["GET /v1/customers"],
@@ -86,7 +86,7 @@ describe("sqlite store file handling", () => {
 
     s = await createSqliteStore({ filename: file });
     await s.migrate();
-    expect(await s.getNonceByHash(hashToken(token))).toEqual(nonce);
+    expect(await s.getNonceByKey(tokenKey(token))).toEqual(nonce);
     expect(verifyChain(await s.scanAudit(0, 100))).toEqual({ ok: true, events: 3 });
     await s.close();
 
@@ -98,6 +98,7 @@ describe("sqlite store file handling", () => {
         continue;
       }
       expect(bytes.includes(Buffer.from(token))).toBe(false);
+      expect(bytes.includes(Buffer.from(token.slice(10, 40)))).toBe(false);
       expect(bytes.includes(secret)).toBe(false);
     }
   });
@@ -194,7 +195,7 @@ describe("sqlite store file handling", () => {
 function nonceRecord(): NonceRecord {
   return {
     id: newId("nce", T0),
-    tokenHash: hashToken(generateToken("an")),
+    tokenKey: tokenKey(generateToken("an", T0)),
     service: "stripe",
     scopes: ["read:customers"],
     routes: ["GET /v1/customers"],

@@ -111,19 +111,19 @@ export async function createSqliteStore(
   };
 
   const consume = (
-    hash: Buffer,
+    key: Buffer,
     now: number,
     onOk: (n: NonceRecord) => AuditDraft,
     onReject: Parameters<Store["consumeNonce"]>[3],
   ): ConsumeResult => {
     const s = S();
-    const used = s.consume.get(hash, now) as NonceRow | undefined;
+    const used = s.consume.get(key, now) as NonceRow | undefined;
     if (used) {
       const nonce = nonceFromRow(used);
       append([onOk(nonce)]);
       return { ok: true, nonce };
     }
-    const row = s.nonceByHash.get(hash) as NonceRow | undefined;
+    const row = s.nonceByKey.get(key) as NonceRow | undefined;
     const nonce = row ? nonceFromRow(row) : null;
     const reason = rejectReason(nonce, now);
     const draft = onReject(reason, nonce);
@@ -265,8 +265,8 @@ export async function createSqliteStore(
       return row ? nonceFromRow(row) : undefined;
     },
 
-    async getNonceByHash(hash) {
-      const row = S().nonceByHash.get(hash) as NonceRow | undefined;
+    async getNonceByKey(key) {
+      const row = S().nonceByKey.get(key) as NonceRow | undefined;
       return row ? nonceFromRow(row) : undefined;
     },
 
@@ -275,8 +275,8 @@ export async function createSqliteStore(
       return pageOf(rows as NonceRow[], page.limit, nonceFromRow, (r) => nonceCursor.encode(r.id));
     },
 
-    async consumeNonce(hash, now, onOk, onReject) {
-      return batch.run(() => consume(hash, now, onOk, onReject));
+    async consumeNonce(key, now, onOk, onReject) {
+      return batch.run(() => consume(key, now, onOk, onReject));
     },
 
     async revokeNonce(id, now, audit) {

@@ -5,9 +5,10 @@ import { ManualClock } from "../core/clock.js";
 import { kekVersionOf, type MasterKeys, open, rewrap, seal } from "../core/crypto.js";
 import { AppError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
-import { generateToken, hashToken } from "../core/tokens.js";
+import { generateToken, hashToken, isWellFormed, tokenKey } from "../core/tokens.js";
 import type { ApiKeyRecord, AuditDraft, NonceRecord, ServiceRecord } from "../core/types.js";
 import { dialects } from "../test/stores.js";
+import { retimedToken } from "../test/tokens.js";
 import type { RejectReason, Store } from "./store.js";
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -33,11 +34,11 @@ function draft(type: AuditDraft["type"], over: Partial<AuditDraft> = {}): AuditD
 }
 
 function nonce(over: Partial<NonceRecord> = {}, now = T0): NonceRecord & { token: string } {
-  const token = generateToken("an");
+  const token = generateToken("an", T0);
   return {
     token,
     id: newId("nce", now),
-    tokenHash: hashToken(token),
+    tokenKey: tokenKey(token),
     service: "stripe",
     scopes: ["read:customers"],
     routes: ["GET /v1/customers", "GET /v1/customers/{id}"],
@@ -230,11 +231,29 @@ describe.each(dialects)("store conformance ($name)", (d) => {
       const n = nonce({ maxUses: 3, task: null, constraints: null });
       await put(store, n);
       expect(await store.getNonce(n.id)).toEqual(rec(n));
-      expect(await store.getNonceByHash(hashToken(n.token))).toEqual(rec(n));
+      expect(await store.getNonceByKey(tokenKey(n.token))).toEqual(rec(n));
       expect(await store.getNonce("nce_missing")).toBeUndefined();
-      await expect(put(store, { ...nonce(), tokenHash: n.tokenHash })).rejects.toThrow();
+      await expect(put(store, { ...nonce(), tokenKey: n.tokenKey })).rejects.toThrow();
       const events = await allEvents(store);
       expect(events.map((e) => [e.type, e.nonceId])).toEqual([["nonce.issued", n.id]]);
+    });
+
+    it("nonces: a token with altered time chars (checksum recomputed) finds nothing; keys are 38 bytes", async () => {
+      const n = nonce();
+      await put(store, n);
+      for (const ms of [T0 + 1, T0 - 1, 0]) {
+        const forged = retimedToken(n.token, ms);
+        expect(isWellFormed(forged, "an")).toBe(true);
+        expect(await store.getNonceByKey(tokenKey(forged))).toBeUndefined();
+        const r = await store.consumeNonce(tokenKey(forged), T0 + 1, used, rejected);
+        expect(r).toMatchObject({ ok: false, reason: "nonce_invalid", nonce: null });
+      }
+      // The same time bytes with the SHA-256 of another token, and the bare SHA-256 (the old key), find nothing.
+      const other = Buffer.concat([n.tokenKey.subarray(0, 6), hashToken(generateToken("an", T0))]);
+      expect(await store.getNonceByKey(other)).toBeUndefined();
+      expect(await store.getNonceByKey(hashToken(n.token))).toBeUndefined();
+      expect((await store.getNonce(n.id))?.uses).toBe(0);
+      await expect(put(store, { ...nonce(), tokenKey: hashToken(generateToken("an", T0)) })).rejects.toThrow();
     });
 
     it("nonces: the rate round-trips, and a record written without one reads back as null", async () => {
@@ -243,11 +262,11 @@ describe.each(dialects)("store conformance ($name)", (d) => {
       await put(store, limited);
       await put(store, plain);
       expect(await store.getNonce(limited.id)).toEqual(rec(limited));
-      expect((await store.getNonceByHash(hashToken(limited.token)))?.rate).toBe("60/m");
+      expect((await store.getNonceByKey(tokenKey(limited.token)))?.rate).toBe("60/m");
       expect((await store.getNonce(plain.id))?.rate).toBeNull();
       const page = await store.listNonces({}, { limit: 10 }, T0);
       expect(page.items.map((n) => n.rate).sort()).toEqual(["60/m", null]);
-      const consumed = await store.consumeNonce(hashToken(limited.token), T0, used, rejected);
+      const consumed = await store.consumeNonce(tokenKey(limited.token), T0, used, rejected);
       expect(consumed.ok && consumed.nonce.rate).toBe("60/m");
     });
 
@@ -314,7 +333,7 @@ describe.each(dialects)("store conformance ($name)", (d) => {
       await put(store, n);
       await put(store, revoked);
       await store.revokeNonce(revoked.id, T0, (r) => draft("nonce.revoked", { nonceId: r.id }));
-      const consume = (token: string) => store.consumeNonce(hashToken(token), clock.now(), used, rejected);
+      const consume = (token: string) => store.consumeNonce(tokenKey(token), clock.now(), used, rejected);
 
       const first = await consume(n.token);
       expect(first).toMatchObject({ ok: true, nonce: { id: n.id, uses: 1 } });
@@ -324,7 +343,7 @@ describe.each(dialects)("store conformance ($name)", (d) => {
         reason: "nonce_exhausted",
         nonce: { id: n.id, uses: 2 },
       });
-      expect(await consume(generateToken("an"))).toEqual({ ok: false, reason: "nonce_invalid", nonce: null });
+      expect(await consume(generateToken("an", T0))).toEqual({ ok: false, reason: "nonce_invalid", nonce: null });
       expect(await consume(revoked.token)).toMatchObject({ ok: false, reason: "nonce_revoked" });
 
       const timed = nonce({ expiresAt: T0 + MIN });
@@ -336,7 +355,9 @@ describe.each(dialects)("store conformance ($name)", (d) => {
 
       // onReject may decline to audit (e.g. sampled garbage); nothing is written then.
       const before = (await store.auditHead()).seq;
-      expect((await store.consumeNonce(hashToken(generateToken("an")), clock.now(), used, () => null)).ok).toBe(false);
+      expect((await store.consumeNonce(tokenKey(generateToken("an", T0)), clock.now(), used, () => null)).ok).toBe(
+        false,
+      );
       expect((await store.auditHead()).seq).toBe(before);
 
       const types = (await allEvents(store)).filter((e) => e.type === "nonce.used" || e.type === "nonce.rejected");
@@ -356,7 +377,7 @@ describe.each(dialects)("store conformance ($name)", (d) => {
       const n = nonce({ maxUses: 5 });
       await put(store, n);
       const results = await Promise.all(
-        Array.from({ length: 40 }, () => store.consumeNonce(n.tokenHash, T0 + 1, used, rejected)),
+        Array.from({ length: 40 }, () => store.consumeNonce(n.tokenKey, T0 + 1, used, rejected)),
       );
       expect(results.filter((r) => r.ok)).toHaveLength(5);
       expect(results.filter((r) => !r.ok && r.reason === "nonce_exhausted")).toHaveLength(35);
@@ -380,10 +401,10 @@ describe.each(dialects)("store conformance ($name)", (d) => {
       const [issued] = await allEvents(store);
       // A duplicate event id violates the audit table's unique constraint after the increment ran.
       const dup = (x: NonceRecord) => ({ ...used(x), id: issued?.id as string });
-      await expect(store.consumeNonce(n.tokenHash, T0 + 1, dup, rejected)).rejects.toThrow();
+      await expect(store.consumeNonce(n.tokenKey, T0 + 1, dup, rejected)).rejects.toThrow();
       await expect(
         store.consumeNonce(
-          n.tokenHash,
+          n.tokenKey,
           T0 + 1,
           () => {
             throw new Error("draft failed");
@@ -394,7 +415,7 @@ describe.each(dialects)("store conformance ($name)", (d) => {
       expect((await store.getNonce(n.id))?.uses).toBe(0);
       expect(await store.auditHead()).toEqual(head);
       // And the store is still usable afterwards (connection returned, no transaction left open).
-      expect((await store.consumeNonce(n.tokenHash, T0 + 1, used, rejected)).ok).toBe(true);
+      expect((await store.consumeNonce(n.tokenKey, T0 + 1, used, rejected)).ok).toBe(true);
       expect(verifyChain(await allEvents(store))).toEqual({ ok: true, events: 2 });
     });
 
@@ -405,10 +426,10 @@ describe.each(dialects)("store conformance ($name)", (d) => {
         throw new Error("draft failed");
       };
       const results = await Promise.allSettled([
-        store.consumeNonce(n.tokenHash, T0 + 1, used, rejected),
-        store.consumeNonce(n.tokenHash, T0 + 1, boom, rejected),
+        store.consumeNonce(n.tokenKey, T0 + 1, used, rejected),
+        store.consumeNonce(n.tokenKey, T0 + 1, boom, rejected),
         store.appendAudit([draft("system.started")]),
-        store.consumeNonce(n.tokenHash, T0 + 1, used, rejected),
+        store.consumeNonce(n.tokenKey, T0 + 1, used, rejected),
         put(store, nonce()),
       ]);
       expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled", "fulfilled", "fulfilled"]);

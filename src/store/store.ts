@@ -100,12 +100,12 @@ export interface Store {
   /** Inserts the nonce and its `nonce.issued` event in one transaction: no nonce without its audit row. */
   insertNonce(n: NonceRecord, audit: AuditDraft): Promise<void>;
   getNonce(id: string): Promise<NonceRecord | undefined>;
-  /** Lookup by token hash (the gateway reads the immutable part — service, routes — before consuming, so a
+  /** Lookup by token key (`tokenKey`: the gateway reads the immutable part — service, routes — before consuming, so a
    * scope-denied request never counts a use). Never use its state fields for decisions: consumeNonce re-checks. */
-  getNonceByHash(tokenHash: Buffer): Promise<NonceRecord | undefined>;
+  getNonceByKey(tokenKey: Buffer): Promise<NonceRecord | undefined>;
   listNonces(filter: NonceFilter, page: PageRequest, now: number): Promise<Page<NonceRecord>>;
   /**
-   * The gateway's atomic check-and-count: looks the nonce up by token hash and, only if it is active at `now`
+   * The gateway's atomic check-and-count: looks the nonce up by token key and, only if it is active at `now`
    * (not revoked, not expired, uses < max_uses), increments `uses`. The check and the increment are one
    * statement, so concurrent requests can never exceed max_uses, on any number of replicas.
    * `onOk(nonce)` builds the `nonce.used` event and `onReject(reason, nonce)` the `nonce.rejected` event; the
@@ -113,7 +113,7 @@ export interface Store {
    * is rolled back and the call throws).
    */
   consumeNonce(
-    tokenHash: Buffer,
+    tokenKey: Buffer,
     now: number,
     onOk: (n: NonceRecord) => AuditDraft,
     onReject: (reason: RejectReason, n: NonceRecord | null) => AuditDraft | null,

@@ -5,9 +5,10 @@ import type { ConfigInput } from "../config.js";
 import type { ManualClock } from "../core/clock.js";
 import { fingerprint, seal } from "../core/crypto.js";
 import { newId } from "../core/ids.js";
-import { generateToken, hashToken } from "../core/tokens.js";
+import { generateToken, tokenKey } from "../core/tokens.js";
 import type { AuditDraft, ServiceAuth } from "../core/types.js";
 import { createGatewayServer, type GatewayServer } from "../gateway/server.js";
+import type { Store } from "../store/store.js";
 import { type TestContext, testContext } from "./context.js";
 import { type FakeUpstream, type FakeUpstreamHandler, startFakeUpstream } from "./fake-upstream.js";
 
@@ -70,9 +71,14 @@ export async function startHarness(
     auth?: ServiceAuth;
     secret?: string;
     config?: Partial<ConfigInput>;
+    /** A store to run on (the caller owns and closes it); default a fresh migrated SQLite store. */
+    store?: Store;
   } = {},
 ): Promise<Harness> {
-  const ctx = await testContext(opts.config ? { config: opts.config } : {});
+  const ctx = await testContext({
+    ...(opts.config ? { config: opts.config } : {}),
+    ...(opts.store ? { store: opts.store } : {}),
+  });
   const clock = ctx.clock as ManualClock;
   const upstream = await startFakeUpstream(opts.handler, { streaming: opts.streaming ?? false });
   const gateway = createGatewayServer(ctx);
@@ -118,14 +124,14 @@ export async function startHarness(
     putService,
     setSecret,
     async issue(routes, o = {}) {
-      const token = generateToken("an");
       const now = clock.now();
+      const token = generateToken("an", now);
       const id = newId("nce", now);
       const svc = o.service ?? service;
       await ctx.store.insertNonce(
         {
           id,
-          tokenHash: hashToken(token),
+          tokenKey: tokenKey(token),
           service: svc,
           scopes: routes,
           routes,

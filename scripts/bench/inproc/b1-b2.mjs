@@ -2,7 +2,7 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { Bench } from "tinybench";
 import { compileRoutes } from "../../../dist/core/scopes.js";
-import { hashToken, isWellFormed } from "../../../dist/core/tokens.js";
+import { isWellFormed, tokenKey } from "../../../dist/core/tokens.js";
 import { canonicalizeTarget } from "../../../dist/gateway/canonical-path.js";
 import { closedLoop, consume, startInproc } from "../lib/inproc-ctx.mjs";
 
@@ -19,9 +19,9 @@ export function pureValidate(matcher, token, target) {
   if (!isWellFormed(token, "an")) throw new Error("token rejected");
   const t = canonicalizeTarget(target);
   if ("error" in t) throw new Error(t.error);
-  const hash = hashToken(token);
+  const key = tokenKey(token);
   if (!matcher.match("GET", t.segments)) throw new Error("scope rejected");
-  return hash;
+  return key;
 }
 
 export async function b1({ rounds, benchMs, dialects }) {
@@ -31,7 +31,7 @@ export async function b1({ rounds, benchMs, dialects }) {
     const matcher = compileRoutes(["GET /v1/customers", "GET /v1/customers/{id}", "GET /v1/customers/search"]);
     const target = "/v1/customers/cus_9s8d7f6g5h4j3k2l?expand%5B%5D=default_source&limit=3";
     const nonces = [];
-    for (const s of stores) nonces.push(hashToken((await s.an.issue({ ttl: "6h" })).token));
+    for (const s of stores) nonces.push(tokenKey((await s.an.issue({ ttl: "6h" })).token));
     const token = (await stores[0].an.issue()).token;
     const out = { pure: [], consume: Object.fromEntries(stores.map((s) => [s.name, []])) };
     for (let r = 0; r < rounds; r++) {

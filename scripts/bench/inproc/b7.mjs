@@ -1,7 +1,7 @@
 import { randomFillSync } from "node:crypto";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { hashToken } from "../../../dist/core/tokens.js";
+import { tokenKey } from "../../../dist/core/tokens.js";
 import { closedLoop, consume, startInproc } from "../lib/inproc-ctx.mjs";
 
 /**
@@ -9,6 +9,9 @@ import { closedLoop, consume, startInproc } from "../lib/inproc-ctx.mjs";
  * expired-nonce cleanup rate (store.deleteExpiredNonces, 10,000 rows per call as the server runs it). Bulk rows
  * are loaded through a fast path (one SQLite transaction with a prepared insert; PostgreSQL INSERT … SELECT
  * generate_series); they expire 1–2 days from now, so they are valid rows as far as the hot path is concerned.
+ * Their keys are what issuance would have written (core/tokens.ts tokenKey): 6 bytes of issuance ms, spread in
+ * row order over the day before the run, then 32 random bytes. Keys with random leading bytes would make every
+ * later issuance land in the middle of the index again and B7 would measure the wrong index.
  */
 
 const DAY = 86_400_000;
@@ -18,27 +21,23 @@ function loadSqlite(file, n, issuedBy) {
   db.pragma("busy_timeout = 5000");
   db.pragma("synchronous = OFF");
   db.pragma("cache_size = -1048576");
-  const ins = db.prepare(`INSERT INTO nonces (id, token_hash, service, scopes, routes, agent, task, max_uses, uses,
+  const ins = db.prepare(`INSERT INTO nonces (id, token_key, service, scopes, routes, agent, task, max_uses, uses,
     constraints, metadata, issued_by, created_at, expires_at, revoked_at)
     VALUES (?, ?, 'bench', '["read"]', '["GET /v1/**"]', ?, ?, NULL, 0, NULL, NULL, ?, ?, ?, NULL)`);
   const now = Date.now();
-  const hashes = Buffer.alloc(32 * 65536);
+  const first = now - 2 * DAY;
+  const keys = Buffer.alloc(38 * 65536);
   const CHUNK = 250_000;
   for (let start = 0; start < n; start += CHUNK) {
     db.transaction(() => {
       for (let i = start; i < Math.min(n, start + CHUNK); i++) {
         const j = i % 65536;
-        if (j === 0) randomFillSync(hashes);
+        if (j === 0) randomFillSync(keys);
         const id = `nce_bulk${String(i).padStart(18, "0")}`;
-        ins.run(
-          id,
-          hashes.subarray(j * 32, j * 32 + 32),
-          `agent-${i % 1000}`,
-          `task-${i % 10000}`,
-          issuedBy,
-          now - DAY,
-          now + DAY + (i % DAY),
-        );
+        const issuedAt = first + Math.floor((i * DAY) / n);
+        const key = keys.subarray(j * 38, j * 38 + 38);
+        key.writeUIntBE(issuedAt, 0, 6);
+        ins.run(id, key, `agent-${i % 1000}`, `task-${i % 10000}`, issuedBy, issuedAt, now + DAY + (i % DAY));
       }
     })();
   }
@@ -59,16 +58,19 @@ async function loadPostgres(url, n, issuedBy) {
 
 async function fill(c, n, issuedBy) {
   const now = Date.now();
+  const first = now - 2 * DAY;
   const STEP = 1_000_000;
   for (let start = 0; start < n; start += STEP) {
     await c.query(
-      `INSERT INTO nonces (id, token_hash, service, scopes, routes, agent, task, max_uses, uses, constraints, metadata,
+      `INSERT INTO nonces (id, token_key, service, scopes, routes, agent, task, max_uses, uses, constraints, metadata,
          issued_by, created_at, expires_at, revoked_at)
-       SELECT 'nce_bulk' || lpad(i::text, 18, '0'), decode(md5('a' || i) || md5('b' || i), 'hex'), 'bench',
+       SELECT 'nce_bulk' || lpad(i::text, 18, '0'),
+         decode(lpad(to_hex(t.ms), 12, '0') || md5('a' || i) || md5('b' || i), 'hex'), 'bench',
          '["read"]', '["GET /v1/**"]', 'agent-' || (i % 1000), 'task-' || (i % 10000), NULL, 0, NULL, NULL, $1,
-         $2::bigint - ${DAY}, $2::bigint + ${DAY} + (i % ${DAY}), NULL
-       FROM generate_series($3::bigint, $4::bigint) AS i`,
-      [issuedBy, now, start, Math.min(n, start + STEP) - 1],
+         t.ms, $2::bigint + ${DAY} + (i % ${DAY}), NULL
+       FROM generate_series($3::bigint, $4::bigint) AS i,
+         LATERAL (SELECT $5::bigint + (i * ${DAY}) / $6::bigint AS ms) AS t`,
+      [issuedBy, now, start, Math.min(n, start + STEP) - 1, first, n],
     );
   }
 }
@@ -90,7 +92,7 @@ export async function b7({ rounds, seconds, dialect, sizes, cleanupRows }) {
       }
       // Nonces consumed round-robin: spread over the index, like many agents at once.
       const pool = [];
-      for (let i = 0; i < 1000; i++) pool.push(hashToken((await an.issue({ ttl: "6h" })).token));
+      for (let i = 0; i < 1000; i++) pool.push(tokenKey((await an.issue({ ttl: "6h" })).token));
       stores[stores.length - 1].pool = pool;
     }
     for (const s of stores) {

@@ -56,14 +56,14 @@ export async function startInproc({ dialect, synchronous = "FULL" }) {
   };
 }
 
-/** Consumes one use of the nonce with this token hash, with the same audit drafts the gateway builds. */
-export function consume(ctx, hash) {
+/** Consumes one use of the nonce with this token key (`tokenKey`), with the same audit drafts the gateway builds. */
+export function consume(ctx, key) {
   const now = ctx.clock.now();
   const request = { method: "GET", path: "/v1/items", status: null, duration_ms: null, bytes: null };
   const at = { now, sourceIp: "127.0.0.1", requestId: "req_bench" };
   const draft = (type, n, reason) => nonceDraft(type, n, reason, request, at);
   return ctx.store.consumeNonce(
-    hash,
+    key,
     now,
     (n) => draft("nonce.used", n, null),
     (reason, n) => (n ? draft("nonce.rejected", n, reason) : null),

@@ -3,6 +3,7 @@ import { nonceRate } from "./002_nonce_rate.js";
 import { auditCheckpoints } from "./003_audit_checkpoints.js";
 import { auditIndexes } from "./004_audit_indexes.js";
 import { auditIndex } from "./005_audit_index.js";
+import { nonceTokenKey } from "./006_nonce_token_key.js";
 
 /**
  * Versioned schema migrations, kept as code so `tsc` ships them in dist. Each dialect's runner applies, in one
@@ -16,7 +17,14 @@ export interface Migration {
   postgres: readonly string[];
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, nonceRate, auditCheckpoints, auditIndexes, auditIndex];
+export const MIGRATIONS: readonly Migration[] = [
+  initial,
+  nonceRate,
+  auditCheckpoints,
+  auditIndexes,
+  auditIndex,
+  nonceTokenKey,
+];
 
 export const MIGRATIONS_TABLE_SQLITE =
   "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT";
