@@ -80,7 +80,7 @@ describe.each([
       agent: "billing-bot",
       task: "sync-42",
     });
-    expect(n.nonce).toMatch(/^an_[0-9A-Za-z]{36}$/);
+    expect(n.nonce).toMatch(/^an_[0-9A-Za-z]{43}$/);
     expect(n.id).toMatch(/^nce_/);
     expect(n.expiresAt.getTime() - clock.now()).toBe(300_000);
 
