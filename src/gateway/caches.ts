@@ -81,7 +81,7 @@ export class GatewayCaches {
   }
 
   /**
-   * Immutable part of the nonce with this token hash: a cache hit is returned as is (no promise: the hot path
+   * Immutable part of the nonce with this token key: a cache hit is returned as is (no promise: the hot path
    * awaits only on a miss), a miss reads the store and rejects if the store fails.
    */
   nonce(tokenKey: Buffer): NonceInfo | Promise<NonceInfo | undefined> {

@@ -100,8 +100,9 @@ export interface Store {
   /** Inserts the nonce and its `nonce.issued` event in one transaction: no nonce without its audit row. */
   insertNonce(n: NonceRecord, audit: AuditDraft): Promise<void>;
   getNonce(id: string): Promise<NonceRecord | undefined>;
-  /** Lookup by token key (`tokenKey`: the gateway reads the immutable part — service, routes — before consuming, so a
-   * scope-denied request never counts a use). Never use its state fields for decisions: consumeNonce re-checks. */
+  /** Lookup by token key (core/tokens.ts `tokenKey`). The gateway reads the immutable part — service, routes —
+   * before consuming, so a scope-denied request never counts a use. Never use its state fields for decisions:
+   * consumeNonce re-checks. */
   getNonceByKey(tokenKey: Buffer): Promise<NonceRecord | undefined>;
   listNonces(filter: NonceFilter, page: PageRequest, now: number): Promise<Page<NonceRecord>>;
   /**
