@@ -6,7 +6,7 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { nonceDraft } from "../app/audit-draft.js";
 import { newId } from "../core/ids.js";
-import { generateToken, hashToken } from "../core/tokens.js";
+import { generateToken, tokenKey } from "../core/tokens.js";
 import type { AuditDraft, AuditEvent, AuditType, NonceRecord } from "../core/types.js";
 import { createSqliteStore } from "./sqlite.js";
 import { catchUpAuditIndex } from "./sqlite-audit-index.js";
@@ -99,7 +99,7 @@ describe(`sqlite listAudit model (AUDIT_MODEL_SEED=${SEED.toString(16)})`, () =>
     const issuedBy = pick(ISSUERS);
     const n: NonceRecord = {
       id: newId("nce", T0),
-      tokenHash: hashToken(generateToken("an")),
+      tokenKey: tokenKey(generateToken("an", T0)),
       service: pick(SERVICES),
       scopes: ["read"],
       routes: ["GET /v1/x"],
@@ -131,7 +131,7 @@ describe(`sqlite listAudit model (AUDIT_MODEL_SEED=${SEED.toString(16)})`, () =>
         const at = { now: time(), sourceIp: null, requestId: newId("req", T0) };
         jobs.push(
           store.consumeNonce(
-            n.tokenHash,
+            n.tokenKey,
             T0,
             (x) => nonceDraft("nonce.used", x, null, null, at),
             () => null,

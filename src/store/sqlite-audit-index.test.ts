@@ -6,7 +6,7 @@ import { Kysely, SqliteDialect } from "kysely";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { nonceDraft } from "../app/audit-draft.js";
 import { newId } from "../core/ids.js";
-import { generateToken, hashToken } from "../core/tokens.js";
+import { generateToken, tokenKey } from "../core/tokens.js";
 import type { AuditDraft, NonceRecord } from "../core/types.js";
 import { MIGRATIONS, MIGRATIONS_TABLE_SQLITE } from "./migrations/index.js";
 import { listAuditIndexedQuery } from "./queries.js";
@@ -51,7 +51,7 @@ function event(i: number, over: Partial<AuditDraft> = {}): AuditDraft {
 function nonce(): NonceRecord {
   return {
     id: newId("nce", T0),
-    tokenHash: hashToken(generateToken("an")),
+    tokenKey: tokenKey(generateToken("an", T0)),
     service: "stripe",
     scopes: ["read"],
     routes: ["GET /v1/x"],
@@ -110,7 +110,7 @@ describe("sqlite audit_index", () => {
     try {
       const at = { now: T0 + 1, sourceIp: null, requestId: "req_1" };
       const r = await store.consumeNonce(
-        n.tokenHash,
+        n.tokenKey,
         T0 + 1,
         (x) => nonceDraft("nonce.used", x, null, null, at),
         () => null,
