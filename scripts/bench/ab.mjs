@@ -5,11 +5,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { httpLoad } from "./lib/load.mjs";
 import { LOAD_CPU, pinSelf, startPinned, stop } from "./lib/proc.mjs";
+import { ISSUE_BODY } from "./lib/seed.mjs";
 import { startPassthrough, startUpstream } from "./lib/targets.mjs";
 
 /**
  * A/B of the gateway between commits, for tuning on a noisy machine: `node scripts/bench/ab.mjs
- * --commits=214c13f,. [--rounds=3] [--seconds=3] [--connections=32,1] [--node-flags="…"]`. "." is the working
+ * --commits=214c13f,. [--rounds=3] [--seconds=3] [--connections=32,1] [--node-flags="…"] [--what=gateway|issue]`. "." is the working
  * tree (built with `npm run build` first); any other commit is checked out with `git worktree` under the temp dir
  * and built there (node_modules shared). Every build runs the bench's Agent Nonce server (SQLite, product
  * defaults) against one bench upstream, beside the bench's pass-through, interleaved per round. Besides req/s and
@@ -25,6 +26,8 @@ const rounds = Number(opt("rounds", 3));
 const seconds = Number(opt("seconds", 3));
 const connections = opt("connections", "32,1").split(",").map(Number);
 const nodeFlags = opt("node-flags", "").split(" ").filter(Boolean);
+// gateway: GET through the gateway (beside the pass-through); issue: POST /v1/nonces on the control plane (B3).
+const what = opt("what", "gateway");
 
 const git = (...a) => execFileSync("git", a, { cwd: ROOT, encoding: "utf8" }).trim();
 const worktrees = [];
@@ -58,7 +61,9 @@ function cpuSeconds(pid) {
 pinSelf(LOAD_CPU);
 const up = await startUpstream();
 const pass = await startPassthrough(up.url);
-const targets = [["node pass-through", pass.pid, { url: `${pass.url}/v1/items` }, () => pass.stop()]];
+const targets =
+  what === "gateway" ? [["node pass-through", pass.pid, { url: `${pass.url}/v1/items` }, () => pass.stop()]] : [];
+if (what !== "gateway") await pass.stop();
 try {
   for (const c of commits) {
     const t = tree(c);
@@ -71,7 +76,15 @@ try {
       ],
       { ready: (l) => l.startsWith("READY ") && JSON.parse(l.slice(6)), timeoutMs: 60_000, name: t.label },
     );
-    const req = { url: `${p.info.gatewayUrl}/v1/items`, headers: { authorization: `Bearer ${p.info.nonce}` } };
+    const req =
+      what === "issue"
+        ? {
+            url: `${p.info.apiUrl}/v1/nonces`,
+            method: "POST",
+            headers: { authorization: `Bearer ${p.info.adminKey}`, "content-type": "application/json" },
+            body: ISSUE_BODY,
+          }
+        : { url: `${p.info.gatewayUrl}/v1/items`, headers: { authorization: `Bearer ${p.info.nonce}` } };
     targets.push([`agent-nonce ${t.label}`, p.pid, req, () => stop(p.child, 15_000)]);
   }
   for (const [, , req] of targets) await httpLoad({ ...req, connections: 32, seconds: 2 });

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { httpLoad } from "./lib/load.mjs";
 import { LOAD_CPU, pinSelf } from "./lib/proc.mjs";
+import { ISSUE_BODY } from "./lib/seed.mjs";
 import { startAgentNonce, startUpstream } from "./lib/targets.mjs";
 
 /**
@@ -31,7 +32,7 @@ const req =
         url: `${an.apiUrl}/v1/nonces`,
         method: "POST",
         headers: { authorization: `Bearer ${an.adminKey}`, "content-type": "application/json" },
-        body: JSON.stringify({ agent: "bench", task: "t", service: "bench", scopes: ["GET /v1/*"], ttl: 300 }),
+        body: ISSUE_BODY,
       }
     : { url: `${an.gatewayUrl}/v1/items`, headers: { authorization: `Bearer ${an.nonce}` } };
 await httpLoad({ ...req, connections, seconds: 2 });
