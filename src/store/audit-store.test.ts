@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { newId } from "../core/ids.js";
-import { generateToken, tokenKey } from "../core/tokens.js";
 import type { AuditCheckpoint, AuditDraft, AuditEvent, NonceRecord } from "../core/types.js";
+import { nonceRecord } from "../test/records.js";
 import { dialects } from "../test/stores.js";
 import type { Store } from "./store.js";
 
@@ -25,23 +25,11 @@ const draft = (i: number): AuditDraft => ({
   data: null,
 });
 
-const nonce = (id: string): NonceRecord => ({
-  id,
-  tokenKey: tokenKey(generateToken("an", T0)),
-  service: "s",
-  scopes: ["r"],
-  routes: ["GET /x"],
-  agent: "a",
-  task: "t",
-  maxUses: null,
-  uses: 0,
-  constraints: null,
-  metadata: null,
-  issuedBy: "key_x",
-  createdAt: T0,
-  expiresAt: T0 + 60_000,
-  revokedAt: null,
-});
+const nonce = (id: string): NonceRecord =>
+  nonceRecord(
+    { id, service: "s", scopes: ["r"], routes: ["GET /x"], agent: "a", task: "t", expiresAt: T0 + 60_000 },
+    T0,
+  );
 
 const checkpoint = (seq: number, kid: string): AuditCheckpoint => ({
   seq,

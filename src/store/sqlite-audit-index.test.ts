@@ -6,8 +6,8 @@ import { Kysely, SqliteDialect } from "kysely";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { nonceDraft } from "../app/audit-draft.js";
 import { newId } from "../core/ids.js";
-import { generateToken, tokenKey } from "../core/tokens.js";
 import type { AuditDraft, NonceRecord } from "../core/types.js";
+import { nonceRecord } from "../test/records.js";
 import { MIGRATIONS, MIGRATIONS_TABLE_SQLITE } from "./migrations/index.js";
 import { listAuditIndexedQuery } from "./queries.js";
 import { auditCursor } from "./rows.js";
@@ -48,26 +48,8 @@ function event(i: number, over: Partial<AuditDraft> = {}): AuditDraft {
   };
 }
 
-function nonce(): NonceRecord {
-  return {
-    id: newId("nce", T0),
-    tokenKey: tokenKey(generateToken("an", T0)),
-    service: "stripe",
-    scopes: ["read"],
-    routes: ["GET /v1/x"],
-    agent: "bot",
-    task: "t1",
-    maxUses: null,
-    uses: 0,
-    constraints: null,
-    metadata: null,
-    rate: null,
-    issuedBy: "key_issuer",
-    createdAt: T0,
-    expiresAt: T0 + 3_600_000,
-    revokedAt: null,
-  };
-}
+const nonce = (): NonceRecord =>
+  nonceRecord({ scopes: ["read"], routes: ["GET /v1/x"], task: "t1", issuedBy: "key_issuer" }, T0);
 
 /** Appends events through the store's own chain code on a raw connection, without any catch-up. */
 function appendRaw(db: Database.Database, drafts: AuditDraft[]): void {

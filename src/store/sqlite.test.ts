@@ -8,6 +8,7 @@ import { seal } from "../core/crypto.js";
 import { newId } from "../core/ids.js";
 import { generateToken, tokenKey } from "../core/tokens.js";
 import type { AuditDraft, NonceRecord } from "../core/types.js";
+import { nonceRecord } from "../test/records.js";
 import { createSqliteStore } from "./sqlite.js";
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -138,7 +139,7 @@ describe("sqlite store file handling", () => {
     ]);
     expect(burst.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
     // A plain transaction whose audit draft throws after the chain advanced in memory.
-    const n = nonceRecord();
+    const n = nonceRecord({ expiresAt: T0 + 60_000 }, T0);
     await s.insertNonce(n, draft("nonce.issued", { nonceId: n.id }));
     await expect(
       s.revokeNonce(n.id, T0 + 1, () => {
@@ -175,7 +176,10 @@ describe("sqlite store file handling", () => {
   it("deleteExpiredNonces works in slices and yields between them: a write queued meanwhile commits before it ends", async () => {
     const s = await createSqliteStore({ filename: path.join(dir, "cleanup.db"), synchronous: "NORMAL" });
     await s.migrate();
-    const expired = Array.from({ length: 2500 }, () => ({ ...nonceRecord(), expiresAt: T0 + 1 }));
+    const expired = Array.from({ length: 2500 }, () => ({
+      ...nonceRecord({ expiresAt: T0 + 60_000 }, T0),
+      expiresAt: T0 + 1,
+    }));
     await Promise.all(expired.map((n) => s.insertNonce(n, draft("nonce.issued", { nonceId: n.id }))));
     const order: string[] = [];
     const cleanup = s.deleteExpiredNonces(T0 + 2, 2200).then((n) => {
@@ -191,24 +195,3 @@ describe("sqlite store file handling", () => {
     await s.close();
   });
 });
-
-function nonceRecord(): NonceRecord {
-  return {
-    id: newId("nce", T0),
-    tokenKey: tokenKey(generateToken("an", T0)),
-    service: "stripe",
-    scopes: ["read:customers"],
-    routes: ["GET /v1/customers"],
-    agent: "bot",
-    task: null,
-    maxUses: null,
-    uses: 0,
-    constraints: null,
-    metadata: null,
-    rate: null,
-    issuedBy: "key_x",
-    createdAt: T0,
-    expiresAt: T0 + 60_000,
-    revokedAt: null,
-  };
-}
