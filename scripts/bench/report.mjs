@@ -226,6 +226,8 @@ export function writeReport(res) {
     "node scripts/bench/run.mjs --only=B4 --rounds=3   # one workload; report under bench-results/",
     "node scripts/bench/profile.mjs gateway --seconds=10   # CPU profile of the gateway under load (top self/total)",
     "node scripts/bench/ab.mjs --commits=214c13f,.      # CPU µs per gateway request, commits side by side",
+    "node scripts/bench/ab.mjs --what=issue --commits=214c13f,. --connections=32   # the same for issuance over HTTP",
+    "node scripts/bench/callgrind/run.mjs /work/main /tmp/older-build   # instructions per request of the store path (valgrind)",
     "```",
     "",
     "PostgreSQL is expected on 127.0.0.1:5432 (db `test`, user `postgres`; override with `AGENT_NONCE_BENCH_PG_URL`); each variant uses a throwaway `an_bench_*` database. Raw results: `bench-results/<date>.json`. Scripts: `scripts/bench/` (run.mjs orchestrates; servers/ are the child processes; inproc/ the in-process workloads).",
