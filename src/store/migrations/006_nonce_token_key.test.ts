@@ -4,6 +4,7 @@ import { newId } from "../../core/ids.js";
 import { generateToken, hashToken, isWellFormed, tokenKey } from "../../core/tokens.js";
 import type { AuditDraft, NonceRecord } from "../../core/types.js";
 import { insertLegacyNonce, type LegacyDb, legacyDialects } from "../../test/legacy-db.js";
+import { nonceRecord } from "../../test/records.js";
 import { legacyNonceToken } from "../../test/tokens.js";
 import type { RejectReason, Store } from "../store.js";
 
@@ -161,25 +162,10 @@ describe.each(legacyDialects)("migration 6 (nonce token_key) on $name", (d) => {
     await insertLegacyNonce(db, old, { id: newId("nce", T0), service: "svc", routes: ["GET /x"], now: T0 });
     store = await db.open();
     await store.migrate();
-    const fresh = generateToken("an", T0 + 10);
-    const rec: NonceRecord = {
-      id: newId("nce", T0 + 10),
-      tokenKey: tokenKey(fresh),
-      service: "svc",
-      scopes: ["GET /x"],
-      routes: ["GET /x"],
-      agent: "a",
-      task: null,
-      maxUses: null,
-      uses: 0,
-      constraints: null,
-      metadata: null,
-      rate: null,
-      issuedBy: "key_x",
-      createdAt: T0 + 10,
-      expiresAt: T0 + 60_000,
-      revokedAt: null,
-    };
+    const { token: fresh, ...rec } = nonceRecord(
+      { service: "svc", scopes: ["GET /x"], routes: ["GET /x"], agent: "a", expiresAt: T0 + 60_000 },
+      T0 + 10,
+    );
     await store.insertNonce(rec, draft("nonce.issued", rec));
     expect(await store.getNonceByKey(tokenKey(fresh))).toEqual(rec);
     expect((await store.getNonceByKey(tokenKey(old)))?.agent).toBe("legacy-agent");
