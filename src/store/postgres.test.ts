@@ -5,30 +5,15 @@ import { verifyChain } from "../core/audit-chain.js";
 import { newId } from "../core/ids.js";
 import { generateToken, tokenKey } from "../core/tokens.js";
 import type { AuditDraft, NonceRecord } from "../core/types.js";
+import { auditDraftRecord, nonceRecord } from "../test/records.js";
 import { skipPostgres, TEST_DATABASE_URL } from "../test/stores.js";
 import { createPostgresStore } from "./postgres.js";
 import type { Store } from "./store.js";
 
 const T0 = Date.UTC(2026, 0, 1);
 
-function draft(type: AuditDraft["type"], over: Partial<AuditDraft> = {}): AuditDraft {
-  return {
-    id: newId("evt", T0),
-    time: T0,
-    type,
-    actor: null,
-    agent: null,
-    task: null,
-    nonceId: null,
-    service: null,
-    scopes: null,
-    reason: null,
-    request: null,
-    sourceIp: null,
-    data: null,
-    ...over,
-  };
-}
+const draft = (type: AuditDraft["type"], over: Partial<AuditDraft> = {}): AuditDraft =>
+  auditDraftRecord(type, over, T0);
 
 /** Several "replicas": independent pools on one schema, as separate processes sharing PostgreSQL would be. */
 describe.skipIf(skipPostgres)("postgres store with several replicas", () => {
@@ -48,27 +33,8 @@ describe.skipIf(skipPostgres)("postgres store with several replicas", () => {
     }
     await Promise.all(stores.map((s) => s.migrate()));
     const [a, b, c] = stores as [Store, Store, Store];
-    const token = generateToken("an", T0);
-    await a.insertNonce(
-      {
-        id: newId("nce", T0),
-        tokenKey: tokenKey(token),
-        service: "stripe",
-        scopes: ["read:customers"],
-        routes: ["GET /v1/customers"],
-        agent: "bot",
-        task: null,
-        maxUses: 7,
-        uses: 0,
-        constraints: null,
-        metadata: null,
-        issuedBy: "key_x",
-        createdAt: T0,
-        expiresAt: T0 + 60_000,
-        revokedAt: null,
-      },
-      draft("nonce.issued"),
-    );
+    const { token, ...rec } = nonceRecord({ maxUses: 7, expiresAt: T0 + 60_000 }, T0);
+    await a.insertNonce(rec, draft("nonce.issued"));
     const results = await Promise.all(
       Array.from({ length: 45 }, (_, i) =>
         [a, b, c][i % 3]?.consumeNonce(

@@ -5,9 +5,8 @@ import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { nonceDraft } from "../app/audit-draft.js";
-import { newId } from "../core/ids.js";
 import type { AuditDraft, NonceRecord } from "../core/types.js";
-import { nonceRecord } from "../test/records.js";
+import { auditDraftRecord, nonceRecord } from "../test/records.js";
 import { MIGRATIONS, MIGRATIONS_TABLE_SQLITE } from "./migrations/index.js";
 import { listAuditIndexedQuery } from "./queries.js";
 import { auditCursor } from "./rows.js";
@@ -29,24 +28,19 @@ const OLD_INDEXES = [
   "audit_actor_idx",
 ];
 
-function event(i: number, over: Partial<AuditDraft> = {}): AuditDraft {
-  return {
-    id: newId("evt", T0 + i),
-    time: T0 + i,
-    type: i % 3 === 0 ? "nonce.used" : "nonce.completed",
-    actor: { type: "api_key", id: `key_${i % 4}`, name: "k" },
-    agent: `agent-${i % 5}`,
-    task: `task-${i % 7}`,
-    nonceId: `nce_${i % 11}`,
-    service: i % 2 === 0 ? "stripe" : "github",
-    scopes: null,
-    reason: null,
-    request: null,
-    sourceIp: null,
-    data: null,
-    ...over,
-  };
-}
+const event = (i: number, over: Partial<AuditDraft> = {}): AuditDraft =>
+  auditDraftRecord(
+    i % 3 === 0 ? "nonce.used" : "nonce.completed",
+    {
+      actor: { type: "api_key", id: `key_${i % 4}`, name: "k" },
+      agent: `agent-${i % 5}`,
+      task: `task-${i % 7}`,
+      nonceId: `nce_${i % 11}`,
+      service: i % 2 === 0 ? "stripe" : "github",
+      ...over,
+    },
+    T0 + i,
+  );
 
 const nonce = (): NonceRecord =>
   nonceRecord({ scopes: ["read"], routes: ["GET /v1/x"], task: "t1", issuedBy: "key_issuer" }, T0);

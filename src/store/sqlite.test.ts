@@ -8,29 +8,13 @@ import { seal } from "../core/crypto.js";
 import { newId } from "../core/ids.js";
 import { generateToken, tokenKey } from "../core/tokens.js";
 import type { AuditDraft, NonceRecord } from "../core/types.js";
-import { nonceRecord } from "../test/records.js";
+import { auditDraftRecord, nonceRecord } from "../test/records.js";
 import { createSqliteStore } from "./sqlite.js";
 
 const T0 = Date.UTC(2026, 0, 1);
 
-function draft(type: AuditDraft["type"], over: Partial<AuditDraft> = {}): AuditDraft {
-  return {
-    id: newId("evt", T0),
-    time: T0,
-    type,
-    actor: { type: "system", id: "system", name: "test" },
-    agent: null,
-    task: null,
-    nonceId: null,
-    service: null,
-    scopes: null,
-    reason: null,
-    request: null,
-    sourceIp: null,
-    data: null,
-    ...over,
-  };
-}
+const draft = (type: AuditDraft["type"], over: Partial<AuditDraft> = {}): AuditDraft =>
+  auditDraftRecord(type, { actor: { type: "system", id: "system", name: "test" }, ...over }, T0);
 
 describe("sqlite store file handling", () => {
   let dir: string;

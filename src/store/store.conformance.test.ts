@@ -7,6 +7,7 @@ import { AppError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import { generateToken, hashToken, isWellFormed, tokenKey } from "../core/tokens.js";
 import type { ApiKeyRecord, AuditDraft, NonceRecord, ServiceRecord } from "../core/types.js";
+import { auditDraftRecord } from "../test/records.js";
 import { dialects } from "../test/stores.js";
 import { retimedToken } from "../test/tokens.js";
 import type { RejectReason, Store } from "./store.js";
@@ -14,24 +15,8 @@ import type { RejectReason, Store } from "./store.js";
 const T0 = Date.UTC(2026, 0, 1);
 const MIN = 60_000;
 
-function draft(type: AuditDraft["type"], over: Partial<AuditDraft> = {}): AuditDraft {
-  return {
-    id: newId("evt", T0),
-    time: T0,
-    type,
-    actor: { type: "api_key", id: "key_admin", name: "admin" },
-    agent: null,
-    task: null,
-    nonceId: null,
-    service: null,
-    scopes: null,
-    reason: null,
-    request: null,
-    sourceIp: null,
-    data: null,
-    ...over,
-  };
-}
+const draft = (type: AuditDraft["type"], over: Partial<AuditDraft> = {}): AuditDraft =>
+  auditDraftRecord(type, { actor: { type: "api_key", id: "key_admin", name: "admin" }, ...over }, T0);
 
 function nonce(over: Partial<NonceRecord> = {}, now = T0): NonceRecord & { token: string } {
   const token = generateToken("an", T0);

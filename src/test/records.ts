@@ -1,6 +1,7 @@
+import { draftEvent } from "../app/audit-draft.js";
 import { newId } from "../core/ids.js";
 import { generateToken, tokenKey } from "../core/tokens.js";
-import type { NonceRecord } from "../core/types.js";
+import type { AuditDraft, AuditType, NonceRecord } from "../core/types.js";
 
 /**
  * A nonce record as issuance would store it, issued at `at` (valid for an hour, no limits), with a fresh token;
@@ -28,4 +29,9 @@ export function nonceRecord(over: Partial<NonceRecord> = {}, at: number): NonceR
     revokedAt: null,
     ...over,
   };
+}
+
+/** An audit draft at `at` with every field null (the app's own `draftEvent`), then the test's overrides. */
+export function auditDraftRecord(type: AuditType, over: Partial<AuditDraft>, at: number): AuditDraft {
+  return { ...draftEvent(type, null, {}, at), ...over };
 }
