@@ -12,7 +12,7 @@ import { startPassthrough, startUpstream } from "./lib/targets.mjs";
  * A/B of the gateway between commits, for tuning on a noisy machine: `node scripts/bench/ab.mjs
  * --commits=214c13f,. [--rounds=3] [--seconds=3] [--connections=32,1] [--node-flags="…"] [--what=gateway|issue]`. "." is the working
  * tree (built with `npm run build` first); any other commit is checked out with `git worktree` under the temp dir
- * and built there (node_modules shared). Every build runs the bench's Agent Nonce server (SQLite, product
+ * and built there (node_modules shared); an absolute path is taken as an already built tree (a diagnostic copy). Every build runs the bench's Agent Nonce server (SQLite, product
  * defaults) against one bench upstream, beside the bench's pass-through, interleaved per round. Besides req/s and
  * p50/p99 it prints the server process's CPU time per request (utime+stime from /proc): on a shared machine that
  * moves far less than throughput, so it is the number to compare between builds. Not part of `npm run bench`.
@@ -34,6 +34,8 @@ const worktrees = [];
 
 function tree(commit) {
   if (commit === ".") return { label: "working tree", dir: ROOT };
+  // A directory holding a built tree (dist/ and scripts/): for diagnostic builds that are not commits.
+  if (commit.startsWith("/")) return { label: path.basename(commit), dir: commit };
   const sha = git("rev-parse", "--short", commit);
   const dir = path.join(tmpdir(), `an-ab-${sha}`);
   if (!existsSync(dir)) {
