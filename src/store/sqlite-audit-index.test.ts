@@ -12,7 +12,7 @@ import { listAuditIndexedQuery } from "./queries.js";
 import { auditCursor } from "./rows.js";
 import type { Database as Schema } from "./schema.js";
 import { createSqliteStore } from "./sqlite.js";
-import { AUDIT_INDEX_SLICE } from "./sqlite-audit-index.js";
+import { AUDIT_INDEX_SLICE, AUDIT_INDEX_SQL } from "./sqlite-audit-index.js";
 import { writeTx } from "./sqlite-batch.js";
 import { SqliteChain } from "./sqlite-chain.js";
 import { openSqlite } from "./sqlite-open.js";
@@ -238,6 +238,26 @@ describe("sqlite audit_index", () => {
     const raw = new Database(file, { readonly: true });
     expect(count(raw, "audit_index")).toBe(40);
     raw.close();
+  });
+
+  it("catch-up plan: no ephemeral table (a temp file under /var/tmp per catch-up) and no scan", async () => {
+    store = await createSqliteStore({ filename: file, synchronous: "NORMAL" });
+    await store.migrate();
+    const db = new Database(file, { readonly: true });
+    try {
+      for (const [name, sql] of Object.entries(AUDIT_INDEX_SQL)) {
+        const params = (sql.match(/\?/g) ?? []).map(() => 1);
+        const ops = (db.prepare(`EXPLAIN ${sql}`).all(...params) as { opcode: string }[]).map((r) => r.opcode);
+        expect(ops, name).not.toContain("OpenEphemeral");
+        expect(ops, name).not.toContain("SorterOpen");
+        const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[])
+          .map((r) => r.detail)
+          .join("\n");
+        expect(plan, name).not.toMatch(/SCAN audit_events|TEMP B-TREE/);
+      }
+    } finally {
+      db.close();
+    }
   });
 
   it("query plan: the page's seqs come from audit_index's indexes, the rows by primary key", async () => {

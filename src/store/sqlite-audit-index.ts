@@ -9,11 +9,16 @@ import { NO_STATE, type TxState, writeTx } from "./sqlite-batch.js";
  * past a pruned event that the tail would then miss.
  */
 const COLUMNS = "seq, time, type, actor_id, agent, task, nonce_id, service, issued_by";
-const SQL = {
+/** Exported for the query-plan test only. */
+export const AUDIT_INDEX_SQL = {
   tail: `SELECT coalesce((SELECT max(seq) FROM audit_events), 0)
     > coalesce((SELECT max(seq) FROM audit_index), 0)`,
+  watermark: "SELECT coalesce(max(seq), 0) FROM audit_index",
+  // The watermark is a bound parameter, read first in the same transaction: with a subquery on audit_index in
+  // this INSERT's WHERE, SQLite materialises the SELECT into an ephemeral table first (it reads the table it
+  // writes), and with the default temp_store that is a new temp file under /var/tmp on every catch-up.
   catchUp: `INSERT INTO audit_index (${COLUMNS}) SELECT ${COLUMNS} FROM audit_events
-    WHERE seq > (SELECT coalesce(max(seq), 0) FROM audit_index) ORDER BY seq LIMIT ?`,
+    WHERE seq > ? ORDER BY seq LIMIT ?`,
 } as const;
 
 /**
@@ -24,13 +29,17 @@ export const AUDIT_INDEX_SLICE = 500;
 /** The server's catch-up period while there is a tail (a full slice is followed at once by the next). */
 const INTERVAL_MS = 25;
 
-type Statements = Record<keyof typeof SQL, Statement>;
+type Statements = Record<keyof typeof AUDIT_INDEX_SQL, Statement>;
 const statements = new WeakMap<Database, Statements>();
 
 function prepared(db: Database): Statements {
   let st = statements.get(db);
   if (st === undefined) {
-    st = { tail: db.prepare(SQL.tail).pluck(), catchUp: db.prepare(SQL.catchUp) };
+    st = {
+      tail: db.prepare(AUDIT_INDEX_SQL.tail).pluck(),
+      watermark: db.prepare(AUDIT_INDEX_SQL.watermark).pluck(),
+      catchUp: db.prepare(AUDIT_INDEX_SQL.catchUp),
+    };
     statements.set(db, st);
   }
   return st;
@@ -43,7 +52,7 @@ function prepared(db: Database): Statements {
 export function catchUpAuditIndex(db: Database, limit: number, state: TxState = NO_STATE): number {
   const st = prepared(db);
   if (!st.tail.get()) return 0;
-  return writeTx(db, state, () => st.catchUp.run(limit).changes);
+  return writeTx(db, state, () => st.catchUp.run(st.watermark.get(), limit).changes);
 }
 
 /** Retention, inside a write transaction: the `limit` oldest events with seq <= throughSeq, from both tables. */
