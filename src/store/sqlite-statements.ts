@@ -3,9 +3,11 @@ import type { Database, Statement } from "better-sqlite3";
 /** Statements on the per-request paths, prepared once per connection (after migrations created the tables). */
 const SQL = {
   head: "SELECT seq, hash FROM audit_head WHERE id = 1",
-  consume: `UPDATE nonces SET uses = uses + 1
-       WHERE token_key = ? AND revoked_at IS NULL AND expires_at > ? AND (max_uses IS NULL OR uses < max_uses)
-       RETURNING *`,
+  // The consume reads the row, decides in JS (nonceStatus) and bumps the counter by rowid, all inside the batch's
+  // IMMEDIATE transaction, so no other writer comes in between. One read serves the accept and the reject path,
+  // and there is no RETURNING, which SQLite buffers in an ephemeral table per statement.
+  nonceForUse: "SELECT rowid AS row_id, * FROM nonces WHERE token_key = ?",
+  countUse: "UPDATE nonces SET uses = uses + 1 WHERE rowid = ?",
   nonceByKey: "SELECT * FROM nonces WHERE token_key = ?",
   nonceById: "SELECT * FROM nonces WHERE id = ?",
   revokeOne: "UPDATE nonces SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING *",

@@ -1,4 +1,5 @@
 import { type CompiledQuery, Kysely, SqliteDialect } from "kysely";
+import { nonceStatus } from "../core/nonces.js";
 import type { AuditDraft, AuditEvent, NonceRecord } from "../core/types.js";
 import { AuditListeners } from "./audit-listeners.js";
 import { checkpointMethods } from "./checkpoints.js";
@@ -117,14 +118,15 @@ export async function createSqliteStore(
     onReject: Parameters<Store["consumeNonce"]>[3],
   ): ConsumeResult => {
     const s = S();
-    const used = s.consume.get(key, now) as NonceRow | undefined;
-    if (used) {
-      const nonce = nonceFromRow(used);
+    // Runs inside the batch's write transaction (consumeNonce): nothing changes the row between read and update.
+    const row = s.nonceForUse.get(key) as (NonceRow & { row_id: number }) | undefined;
+    const nonce = row ? nonceFromRow(row) : null;
+    if (row && nonce && nonceStatus(nonce, now) === "active") {
+      s.countUse.run(row.row_id);
+      nonce.uses += 1;
       append([onOk(nonce)]);
       return { ok: true, nonce };
     }
-    const row = s.nonceByKey.get(key) as NonceRow | undefined;
-    const nonce = row ? nonceFromRow(row) : null;
     const reason = rejectReason(nonce, now);
     const draft = onReject(reason, nonce);
     if (draft) append([draft]);
