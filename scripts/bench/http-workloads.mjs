@@ -86,19 +86,23 @@ async function gatewayTargets(cfg, log, up, anOpts = { dialect: "sqlite" }) {
 }
 
 /**
- * B4 adds two diagnostic variants to the shared targets: the dispatch-based pass-through (the technique the
- * gateway's relay uses; a second, stricter Node floor) and Agent Nonce with the audit rows discarded (what the
- * durable audit trail costs on this path). The target ratio stays against the bench's request()+pipeline floor.
+ * B4 adds three diagnostic variants to the shared targets: the dispatch-based pass-through (the technique the
+ * gateway's relay uses; a second, stricter Node floor), Agent Nonce with the audit rows discarded (what storing
+ * the audit rows costs on this path) and Agent Nonce with its store writes skipped (every part of a gateway
+ * request except the durable, audited consume; see servers/an.mjs). The target ratio stays against the bench's
+ * request()+pipeline floor.
  */
 export async function b4(cfg, log) {
   const up = await startUpstream();
   const { targets, stopAll } = await gatewayTargets(cfg, log, up);
-  const [lean, anOff] = await Promise.all([
+  const [lean, anOff, anNoStore] = await Promise.all([
     startPassthrough(up.url, { lean: true }),
     startAgentNonce({ dialect: "sqlite", audit: false }, up.url),
+    startAgentNonce({ dialect: "sqlite", store: false }, up.url),
   ]);
   targets.splice(2, 0, ["node pass-through (dispatch)", (p) => ({ url: lean.url + p })]);
   targets.push(["agent-nonce, audit rows off", (p) => gwReq(anOff, p)]);
+  targets.push(["agent-nonce, store skipped", (p) => gwReq(anNoStore, p)]);
   const out = {};
   try {
     for (const [, req] of targets) await httpLoad({ ...req("/v1/items"), connections: 32, seconds: cfg.warmup });
@@ -117,7 +121,7 @@ export async function b4(cfg, log) {
     }
     return out;
   } finally {
-    await Promise.all([stopAll(), lean.stop(), anOff.stop()]);
+    await Promise.all([stopAll(), lean.stop(), anOff.stop(), anNoStore.stop()]);
     await up.stop();
   }
 }
