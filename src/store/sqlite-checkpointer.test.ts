@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { newId } from "../core/ids.js";
 import type { AuditDraft } from "../core/types.js";
 import { createSqliteStore } from "./sqlite.js";
-import { startCheckpointer } from "./sqlite-checkpointer.js";
+import { startCheckpointer, TRIM_BYTES } from "./sqlite-checkpointer.js";
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -57,10 +57,44 @@ describe("background WAL checkpoints", () => {
     const c = startCheckpointer(db, file, (w) => warnings.push(w));
     expect(c).not.toBeNull();
     expect(db.pragma("wal_autocheckpoint", { simple: true })).toBe(0);
+    // No truncation in the server's commits while the worker runs (it stalled the event loop; the worker trims).
+    expect(db.pragma("journal_size_limit", { simple: true })).toBe(-1);
     await c?.stop();
     expect(db.pragma("wal_autocheckpoint", { simple: true })).toBe(1000);
+    expect(db.pragma("journal_size_limit", { simple: true })).toBe(TRIM_BYTES);
     expect(warnings).toEqual([]);
     db.close();
+  });
+
+  it("trims a WAL that grew past the limit once writes stop, never while they go on", async () => {
+    const file = path.join(dir, "an.db");
+    const db = new Database(file);
+    db.pragma("journal_mode = WAL");
+    db.exec("CREATE TABLE t (v BLOB)");
+    const insert = db.prepare("INSERT INTO t (v) VALUES (?)");
+    const trimBytes = 256 * 1024;
+    let trims = 0;
+    const c = startCheckpointer(db, file, () => undefined, { trimBytes, onTrim: () => trims++ });
+    const wal = () => statSync(`${file}-wal`).size;
+    try {
+      // ~1.5 s of commits of 300 KB, one every 5 ms: the WAL is never idle for the worker's 20 ticks of 50 ms.
+      const until = Date.now() + 1_500;
+      while (Date.now() < until) {
+        insert.run(Buffer.alloc(300 * 1024, 7));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(wal()).toBeGreaterThan(trimBytes);
+      expect(trims).toBe(0);
+      // Idle: the worker truncates the WAL (to zero bytes) within about a second.
+      await expect.poll(() => trims, { timeout: 5_000 }).toBeGreaterThan(0);
+      expect(wal()).toBe(0);
+      // Nothing was lost, and writing goes on normally afterwards.
+      insert.run(Buffer.alloc(10, 1));
+      expect((db.prepare("SELECT count(*) AS n FROM t").get() as { n: number }).n).toBeGreaterThan(1);
+    } finally {
+      await c?.stop();
+      db.close();
+    }
   });
 
   it("a worker that dies hands checkpoints back to the connection and says so", async () => {
@@ -74,6 +108,7 @@ describe("background WAL checkpoints", () => {
     await expect.poll(() => warnings.length, { timeout: 5_000 }).toBeGreaterThan(0);
     expect(warnings[0]).toMatch(/checkpoint worker/);
     expect(db.pragma("wal_autocheckpoint", { simple: true })).toBe(1000);
+    expect(db.pragma("journal_size_limit", { simple: true })).toBe(TRIM_BYTES);
     await c?.stop();
     db.close();
   });

@@ -12,24 +12,61 @@ import type BetterSqlite3 from "better-sqlite3";
  *
  * Durability is unchanged: a commit is in the WAL before its promise settles, and recovery replays the WAL.
  * If the worker cannot start or dies, the connection goes back to automatic checkpoints (and says so in the
- * log), so the WAL can never grow without bound. `journal_size_limit` trims a WAL that grew in a burst.
+ * log), so the WAL can never grow without bound.
+ *
+ * Trimming a WAL that grew in a burst is the worker's job too. SQLite's `journal_size_limit` truncates the
+ * file in the first COMMIT after the WAL restarts: on the server's connection that ftruncate stalled the event
+ * loop for 30 ms and more on every restart under load (B3's p99 at 32 connections: a median of 48 ms with it,
+ * 11 ms without; docs/BENCHMARKS.md). So the server's connection never truncates (-1) while the worker runs;
+ * the worker runs `wal_checkpoint(TRUNCATE)` once the WAL file is over TRIM_BYTES, every frame is in the
+ * database file and no frame has been added for IDLE_TICKS ticks, i.e. when the server is idle. It does not
+ * wait for a writer (busy_timeout 0: SQLite then falls back to a passive checkpoint), and a writer that comes
+ * in meanwhile waits on its own busy timeout for one ftruncate. The fallback to automatic checkpoints puts the
+ * connection's own limit back.
  */
 
 const INTERVAL_MS = 50;
 const AUTOCHECKPOINT_PAGES = 1000;
-const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024;
+export const TRIM_BYTES = 64 * 1024 * 1024;
+const IDLE_TICKS = 20;
 
 // Plain CommonJS so it runs the same from dist/ and under the test runner (no .ts loader in a worker).
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const Database = require(workerData.driver);
+const { statSync } = require("node:fs");
 const db = new Database(workerData.filename);
 db.pragma("busy_timeout = 5000");
 let stopped = false;
+let lastLog = -1;
+let idle = 0;
+const walBytes = () => {
+  try {
+    return statSync(workerData.filename + "-wal").size;
+  } catch (e) {
+    return 0;
+  }
+};
+const trim = () => {
+  db.pragma("busy_timeout = 0");
+  try {
+    db.pragma("wal_checkpoint(TRUNCATE)");
+  } finally {
+    db.pragma("busy_timeout = 5000");
+  }
+};
 const tick = () => {
   if (stopped) return;
   try {
-    db.pragma("wal_checkpoint(PASSIVE)");
+    const r = db.pragma("wal_checkpoint(PASSIVE)")[0];
+    // log: frames in the WAL; checkpointed: those now in the database file. Unchanged and all copied: idle.
+    idle = r.log === lastLog && r.checkpointed === r.log ? idle + 1 : 0;
+    lastLog = r.log;
+    if (idle >= workerData.idleTicks && walBytes() > workerData.trimBytes) {
+      idle = 0;
+      trim();
+      parentPort.postMessage("trimmed");
+    }
   } catch (e) {
     // SQLITE_BUSY and friends: try again at the next tick.
   }
@@ -56,9 +93,9 @@ export function startCheckpointer(
   db: BetterSqlite3.Database,
   filename: string,
   onFallback: (reason: string) => void,
+  opts: { trimBytes?: number; onTrim?: () => void } = {},
 ): Checkpointer | null {
   if (filename === ":memory:") return null;
-  db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
   let worker: Worker;
   try {
     worker = new Worker(WORKER_SOURCE, {
@@ -67,6 +104,8 @@ export function startCheckpointer(
         filename,
         driver: createRequire(import.meta.url).resolve("better-sqlite3"),
         intervalMs: INTERVAL_MS,
+        trimBytes: opts.trimBytes ?? TRIM_BYTES,
+        idleTicks: IDLE_TICKS,
       },
     });
   } catch {
@@ -74,9 +113,13 @@ export function startCheckpointer(
     return null;
   }
   db.pragma("wal_autocheckpoint = 0");
+  db.pragma("journal_size_limit = -1");
+  worker.on("message", (m) => {
+    if (m === "trimmed") opts.onTrim?.();
+  });
   let stopping = false;
   const fallback = (reason: string) => {
-    if (db.open) db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+    if (db.open) selfCheckpointing(db);
     if (!stopping) onFallback(reason);
   };
   worker.on("error", () => fallback("the checkpoint worker failed"));
@@ -102,7 +145,13 @@ export function startCheckpointer(
         await Promise.race([stopped, new Promise<void>((resolve) => setTimeout(resolve, 5_000).unref())]);
         await worker.terminate();
       }
-      if (db.open) db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+      if (db.open) selfCheckpointing(db);
     },
   };
+}
+
+/** Without the worker the connection checkpoints in its own commits and trims the WAL there (SQLite's limit). */
+function selfCheckpointing(db: BetterSqlite3.Database): void {
+  db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+  db.pragma(`journal_size_limit = ${TRIM_BYTES}`);
 }
