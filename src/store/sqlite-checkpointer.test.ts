@@ -77,7 +77,7 @@ describe("background WAL checkpoints", () => {
     const c = startCheckpointer(db, file, () => undefined, { trimBytes, onTrim: () => trims++ });
     const wal = () => statSync(`${file}-wal`).size;
     try {
-      // ~1.5 s of commits of 300 KB, one every 5 ms: the WAL is never idle for the worker's 20 ticks of 50 ms.
+      // ~1.5 s of commits of 300 KB, one every 5 ms: the WAL is never idle for the worker's ~1 s.
       const until = Date.now() + 1_500;
       while (Date.now() < until) {
         insert.run(Buffer.alloc(300 * 1024, 7));
