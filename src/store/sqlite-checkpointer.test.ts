@@ -1,6 +1,8 @@
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { newId } from "../core/ids.js";
@@ -9,6 +11,7 @@ import { createSqliteStore } from "./sqlite.js";
 import { startCheckpointer, TRIM_BYTES } from "./sqlite-checkpointer.js";
 
 const T0 = Date.UTC(2026, 0, 1);
+const DIST_SQLITE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist/store/sqlite.js");
 
 const draft = (i: number): AuditDraft => ({
   id: newId("evt", T0 + i),
@@ -94,6 +97,29 @@ describe("background WAL checkpoints", () => {
     } finally {
       await c?.stop();
       db.close();
+    }
+  });
+
+  it("close() waits for the worker's answer: the process does not exit under the awaiting caller", () => {
+    // A separate process (built dist/), as in the bench that found it: with nothing but the unref'd worker left,
+    // node ended the process with exit code 13 while close() still waited for a worker that had not answered yet
+    // (still starting here; in the bench, busy checkpointing a bulk load's WAL).
+    const file = path.join(dir, "an.db");
+    const script = `
+      const { createSqliteStore } = await import(${JSON.stringify(DIST_SQLITE)});
+      const store = await createSqliteStore({ filename: ${JSON.stringify(file)}, synchronous: "NORMAL", backgroundCheckpoints: true });
+      await store.migrate();
+      await store.close();
+      console.log("closed");
+    `;
+    for (let i = 0; i < 3; i++) {
+      const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+      expect(r.stderr).toBe("");
+      expect(r.stdout.trim()).toBe("closed");
+      expect(r.status).toBe(0);
     }
   });
 

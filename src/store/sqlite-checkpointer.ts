@@ -144,8 +144,13 @@ export function startCheckpointer(
           });
           worker.once("exit", () => resolve());
         });
+        // Referenced while stopping: a worker busy in a long checkpoint answers late, and with only the unref'd
+        // worker to wait for, node would end the process under a caller awaiting close() (exit code 13).
+        worker.ref();
         worker.postMessage("stop");
-        await Promise.race([stopped, new Promise<void>((resolve) => setTimeout(resolve, 5_000).unref())]);
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([stopped, new Promise<void>((resolve) => (timer = setTimeout(resolve, 5_000)))]);
+        clearTimeout(timer);
         await worker.terminate();
       }
       if (db.open) selfCheckpointing(db);
