@@ -233,7 +233,7 @@ export function writeReport(res) {
     "npm run bench:smoke      # seconds-long variant (CI): 1 round, undici generator, no installs, writes bench-results/ only",
     "node scripts/bench/run.mjs --only=B4 --rounds=3   # one workload; report under bench-results/",
     "node scripts/bench/profile.mjs gateway --seconds=10   # CPU profile of the gateway under load (top self/total)",
-    "node scripts/bench/ab.mjs --commits=214c13f,.      # CPU µs per gateway request, commits side by side",
+    "node scripts/bench/ab.mjs --commits=214c13f,.      # CPU µs per gateway request, commits (or /abs/paths of built trees) side by side",
     "node scripts/bench/ab.mjs --what=issue --commits=214c13f,. --connections=32   # the same for issuance over HTTP",
     "node scripts/bench/callgrind/run.mjs /work/main /tmp/older-build   # instructions per request of the store path (valgrind)",
     "```",
