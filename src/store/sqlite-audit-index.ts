@@ -23,7 +23,8 @@ export const AUDIT_INDEX_SQL = {
 
 /**
  * Rows per catch-up transaction: bounds how long one holds the event loop and the write lock (~20 µs a row
- * on a 2-core test machine, so ~10 ms). At 32 connections the gateway appends ~7,000 events a second, ~700 per 100 ms tick.
+ * on a 2-core test machine, so ~10 ms). At 32 connections the gateway appends ~7,000 events a second, ~700 per
+ * 100 ms tick.
  */
 export const AUDIT_INDEX_SLICE = 500;
 /**
