@@ -25,8 +25,19 @@ export function describeZodError(error: ZodError): string {
   return `${field}: ${issue.message}`;
 }
 
+/**
+ * The AppError for a failed validation: `invalid_request`, unless a refinement carried a more precise code in its
+ * issue's params (a constraint pattern RE2 cannot run is 422 `pattern_unsupported`, not malformed input).
+ */
+export function validationError(error: ZodError): AppError {
+  const issue = error.issues[0];
+  const carried = issue?.code === "custom" ? (issue.params as { code?: unknown } | undefined)?.code : undefined;
+  const code: ErrorCode = carried === "pattern_unsupported" ? carried : "invalid_request";
+  return new AppError(code, describeZodError(error));
+}
+
 export function validationHook(result: { success: true } | { success: false; error: ZodError }): void {
-  if (!result.success) throw new AppError("invalid_request", describeZodError(result.error));
+  if (!result.success) throw validationError(result.error);
 }
 
 export function onApiError(ctx: AppContext) {

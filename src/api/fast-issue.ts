@@ -7,7 +7,7 @@ import type { ServiceCache } from "../app/service-cache.js";
 import { gatewayUrl } from "../config.js";
 import { AppError, type ErrorCode, errorBody, httpStatus } from "../core/errors.js";
 import { newId } from "../core/ids.js";
-import { describeZodError } from "./errors.js";
+import { validationError } from "./errors.js";
 import { MAX_BODY_BYTES } from "./middleware.js";
 import { IssueNonceRequest, issuedView } from "./routes/v1_nonces_create.js";
 
@@ -47,7 +47,7 @@ export function createFastIssue(ctx: AppContext, keys: ApiKeyCache, services: Se
         throw new AppError("invalid_request", "request body is not valid JSON");
       }
       const parsed = IssueNonceRequest.safeParse(json);
-      if (!parsed.success) throw new AppError("invalid_request", describeZodError(parsed.error));
+      if (!parsed.success) throw validationError(parsed.error);
       const caller = { key, sourceIp: incoming.socket?.remoteAddress ?? null };
       const { record, token } = await issueNonce(ctx, services, caller, parsed.data);
       send(res, requestId, 201, issuedView(record, token, gateway));

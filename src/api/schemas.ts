@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { SERVICE_NAME } from "../app/services.js";
 import { parseConstraints } from "../core/constraints.js";
-import { ERROR_CODES } from "../core/errors.js";
+import { AppError, ERROR_CODES } from "../core/errors.js";
 import { RATE_PATTERN } from "../core/rate.js";
 
 /** Schemas shared by several routes. Each validates requests and generates /openapi.json from one definition. */
@@ -53,6 +53,7 @@ export const ConstraintsSchema = z
       ctx.addIssue({
         code: "custom",
         message: e instanceof Error ? e.message.replace(/^constraints: /, "") : "invalid",
+        params: e instanceof AppError ? { code: e.code } : undefined,
       });
     }
   })
@@ -62,8 +63,9 @@ export const ConstraintsSchema = z
       'field path — "body.amount", "body.metadata.order_id", "query.limit" — mapping to operators ' +
       '{eq?, in?, min?, max?, pattern?}, or a route pattern ("POST /v1/refunds") mapping to such a field map that ' +
       "applies only to requests on that route. A field may also map to a list of operator objects, all of which " +
-      "must hold. eq/in take JSON scalars, min/max numbers, pattern a RegExp (≤ 200 chars, no nested " +
-      "quantifiers, backreferences or lookaround) matched against the whole value. Every value of a repeated " +
+      "must hold. eq/in take JSON scalars, min/max numbers, pattern a regular expression (≤ 200 chars, " +
+      "JavaScript syntax, run on RE2 in linear time; backreferences and lookaround are refused with 422 " +
+      "pattern_unsupported) matched against the whole value. Every value of a repeated " +
       "field must satisfy it; a missing field, a wrong type or a body that cannot be parsed (JSON or form only) " +
       "fails it. The gateway answers 403 constraint_failed and counts no use. See docs/api.md#constraints.",
     example: { "POST /v1/refunds": { "body.amount": { max: 5000 } } },
@@ -113,7 +115,7 @@ export const errors = {
   404: errorContent("not found"),
   409: errorContent("conflict"),
   413: errorContent("payload_too_large"),
-  422: errorContent("scope_unknown"),
+  422: errorContent("scope_unknown | pattern_unsupported"),
   503: errorContent("unavailable"),
 } as const;
 

@@ -179,7 +179,8 @@ export function validatePolicy(policy: IssuerPolicy): void {
         parseConstraints(rule.constraints);
       } catch (e) {
         const why = e instanceof Error ? e.message.replace(/^constraints: /, "") : "invalid";
-        throw new AppError("invalid_request", `policy.allow.${i}.constraints: ${why}`);
+        const code = e instanceof AppError && e.code === "pattern_unsupported" ? e.code : "invalid_request";
+        throw new AppError(code, `policy.allow.${i}.constraints: ${why}`);
       }
     }
   });

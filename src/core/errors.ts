@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   "key_not_found",
   "template_not_found",
   "scope_unknown",
+  "pattern_unsupported",
   "credential_missing",
   "conflict",
   "payload_too_large",
@@ -64,6 +65,7 @@ export function httpStatus(code: ErrorCode): number {
     case "payload_too_large":
       return 413;
     case "scope_unknown":
+    case "pattern_unsupported":
       return 422;
     case "rate_limited":
       return 429;

@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   "key_not_found",
   "template_not_found",
   "scope_unknown",
+  "pattern_unsupported",
   "credential_missing",
   "conflict",
   "payload_too_large",
