@@ -117,8 +117,8 @@ const jsonValue = fc.oneof(
     .map((t) => ({ literal: t, val: { kind: "other", text: t } as Val })),
 );
 /** JSON keys may also be written with escapes: `\u0061mount` decodes to `amount`. */
-const jsonKey = fc.tuple(keyVariant, fc.boolean()).map(([k, escape]) => ({
-  raw: escape ? JSON.stringify(k).replace(/[a-z]/, (c) => `\\u00${c.charCodeAt(0).toString(16)}`) : JSON.stringify(k),
+const jsonKey = fc.tuple(keyVariant, fc.boolean()).map(([k, escaped]) => ({
+  raw: escaped ? JSON.stringify(k).replace(/[a-z]/, (c) => `\\u00${c.charCodeAt(0).toString(16)}`) : JSON.stringify(k),
   key: k,
 }));
 const jsonPairs = fc.array(fc.tuple(jsonKey, jsonValue), { maxLength: 3 });
@@ -138,7 +138,8 @@ const positions = fc.array(fc.nat(8), { minLength: 5, maxLength: 5 });
 /** Mostly valid for both `amount` and `limit` (so requests get through and reach the readers), sometimes not. */
 const baseNumber = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom("0", "5", "10", "10.0", "1e1", "9.99999999999999999999") },
-  { weight: 1, arbitrary: fc.constantFrom(...NUMBERS, ...LONG) },
+  { weight: 2, arbitrary: fc.constantFrom(...LONG, "5000.00000000000000001", "10.000000000000000001") },
+  { weight: 1, arbitrary: fc.constantFrom(...NUMBERS) },
 );
 const baseSku = fc.constantFrom("sku_1", "sku_1", "sku_1", "sku_2");
 
