@@ -67,17 +67,29 @@ function shape(dotted: string): string {
     .join(".");
 }
 
+const PLAIN_NAME = /^[A-Za-z0-9_-]+$/;
+const DIGITS = /^[0-9]+$/;
+
 /** Every comparable form a parameter name may take in some upstream. */
 export function formAliases(key: string): string[] {
+  // The common case, a plain ASCII name, has one form (hot path: every key of every object on a checked path).
+  if (PLAIN_NAME.test(key)) return [DIGITS.test(key) ? "" : key.toLowerCase()];
   const { segs } = formSegments(key);
   const rest = segs.slice(1);
   const base = segs[0] ?? "";
   return [...new Set([shape([base, ...rest].join(".")), shape([phpBase(base), ...rest].join("."))])];
 }
 
-/** The comparable form of a constrained path (segments are `A-Za-z0-9_-`). */
-export function pathShape(path: readonly string[]): string {
-  return shape(path.join("."));
+const shapes = new WeakMap<readonly string[], string[]>();
+
+/** The comparable form of a constrained path's suffix from segment `from` on (memoised per compiled path). */
+export function pathShape(path: readonly string[], from = 0): string {
+  let list = shapes.get(path);
+  if (!list) {
+    list = path.map((_, i) => shape(path.slice(i).join(".")));
+    shapes.set(path, list);
+  }
+  return list[from] ?? "";
 }
 
 /** An alias `a` names the field `t`, a container of it, or a value inside it. */

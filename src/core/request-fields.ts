@@ -99,7 +99,7 @@ function walk(node: JsonValue, path: readonly string[], i: number, out: Lookup):
     out.absent = true;
     return;
   }
-  const target = pathShape(path.slice(i));
+  const target = pathShape(path, i);
   let hit: JsonValue | undefined;
   let hits = 0;
   for (let k = 0; k < node.keys.length; k++) {
@@ -107,7 +107,10 @@ function walk(node: JsonValue, path: readonly string[], i: number, out: Lookup):
     if (key === seg) {
       hits++;
       hit = node.values[k];
-    } else if (foldName(key) === foldName(seg) || formAliases(key).some((a) => related(a, target))) {
+    } else if (
+      formAliases(key).some((a) => related(a, target)) ||
+      (key.length === seg.length && foldName(key) === foldName(seg))
+    ) {
       out.refused = true;
     }
   }
