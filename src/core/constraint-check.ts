@@ -1,5 +1,8 @@
 import type { FieldConstraint, FieldOps, ParsedConstraints, Scalar } from "./constraints.js";
 import { parseConstraints } from "./constraints.js";
+import { compareDecimal, type Decimal, fromNumber, parseJsonNumber, parsePlainDecimal } from "./exact-decimal.js";
+import { JsonNumber } from "./json-tree.js";
+import type { FieldSource } from "./request-fields.js";
 import { compilePattern } from "./safe-regex.js";
 import { compileRoutes, type RouteMatcher } from "./scopes.js";
 
@@ -7,19 +10,24 @@ import { compileRoutes, type RouteMatcher } from "./scopes.js";
  * Evaluation of request constraints (see constraints.ts for the shape). Compiled once per distinct constraints
  * object (the gateway caches checkers by their JSON). Every value a field takes must satisfy every operator:
  * a repeated query/form field, or a JSON array, is checked element by element. Anything that cannot be checked
- * (missing field, wrong type, object where a value was expected) fails: constraints fail closed.
+ * (missing field, wrong type, object where a value was expected, a spelling some upstream reads as the same
+ * field) fails: constraints fail closed.
+ *
+ * A field is checked in every place an upstream may read it (SECURITY.md rule 11): `body.amount` must be in the
+ * body and, if the query also carries `amount`, every query value must satisfy it too (Rails merges query over
+ * body, Laravel body over query); likewise `query.limit` in a body. See request-fields.ts for what counts as the
+ * same field.
  *
  * Values come in two kinds. JSON values keep their type: `min`/`max` need a JSON number, `pattern` a JSON
  * string. Query and form values are strings: `min`/`max`/`eq <number>` accept only a plain decimal written in
- * full (`"5000"`, `"-1.5"`; never `"5e3"`, `" 5000"`, `"0x10"`, `"05000"`), so that the number the gateway checks
- * is the number any upstream parser reads.
+ * full (`"5000"`, `"-1.5"`; never `"5e3"`, `" 5000"`, `"0x10"`, `"05000"`). Numbers are compared exactly, as
+ * decimals (exact-decimal.ts): the literal `9007199254740993` is not 9007199254740992, and
+ * `5000.00000000000000001` is over `max: 5000`.
  */
 
 export interface CompiledField {
   key: string;
   source: "body" | "query";
-  /** Dotted path below the source (`metadata.order_id`): the key form values are collected under. */
-  dotted: string;
   path: readonly string[];
   checks: Array<(v: unknown, text: boolean) => boolean>;
 }
@@ -32,6 +40,8 @@ export interface AppliedConstraints {
 export interface ConstraintChecker {
   /** The constraints that apply to a request on this route, or null when none do. */
   forRoute(method: string, segments: readonly string[]): AppliedConstraints | null;
+  /** Some constraint is scoped to a route: which ones apply depends on the method (a `_method` override matters). */
+  readonly methodScoped: boolean;
 }
 
 /** Why a field failed; only `field` is ever reported (never the value). */
@@ -39,43 +49,48 @@ export interface ConstraintFailure {
   field: string;
 }
 
-const DECIMAL = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/;
-
-function decimal(s: string): number | undefined {
-  return s.length <= 40 && DECIMAL.test(s) ? Number(s) : undefined;
+/** Query/form text is a number only as a plain decimal of at most 40 characters. */
+function textNumber(s: string): Decimal | null {
+  return s.length <= 40 ? parsePlainDecimal(s) : null;
 }
 
-function scalarEquals(v: unknown, want: Scalar, text: boolean): boolean {
-  if (!text) return v === want;
-  if (typeof v !== "string") return false;
-  if (typeof want === "string") return v === want;
-  if (typeof want === "number") return decimal(v) === want;
-  if (typeof want === "boolean") return v === String(want);
-  return false;
+/** The exact decimal of a value, or null when it is not a number of its kind. */
+function numeric(v: unknown, text: boolean): Decimal | null {
+  if (text) return typeof v === "string" ? textNumber(v) : null;
+  return v instanceof JsonNumber ? parseJsonNumber(v.literal) : null;
 }
 
-function numeric(v: unknown, text: boolean): number | undefined {
-  if (text) return typeof v === "string" ? decimal(v) : undefined;
-  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
+function scalarTest(want: Scalar): (v: unknown, text: boolean) => boolean {
+  if (typeof want === "number") {
+    const d = fromNumber(want);
+    return (v, text) => {
+      const n = numeric(v, text);
+      return n !== null && compareDecimal(n, d) === 0;
+    };
+  }
+  if (typeof want === "boolean") return (v, text) => (text ? v === String(want) : v === want);
+  if (want === null) return (v, text) => !text && v === null;
+  return (v) => v === want;
+}
+
+function bound(limit: number, ok: (cmp: number) => boolean): (v: unknown, text: boolean) => boolean {
+  const d = fromNumber(limit);
+  return (v, text) => {
+    const n = numeric(v, text);
+    return n !== null && ok(compareDecimal(n, d));
+  };
 }
 
 function compileOps(ops: FieldOps): Array<(v: unknown, text: boolean) => boolean> {
   const checks: Array<(v: unknown, text: boolean) => boolean> = [];
   const { eq, in: among, min, max, pattern } = ops;
-  if (eq !== undefined) checks.push((v, text) => scalarEquals(v, eq, text));
-  if (among !== undefined) checks.push((v, text) => among.some((w) => scalarEquals(v, w, text)));
-  if (min !== undefined) {
-    checks.push((v, text) => {
-      const n = numeric(v, text);
-      return n !== undefined && n >= min;
-    });
+  if (eq !== undefined) checks.push(scalarTest(eq));
+  if (among !== undefined) {
+    const tests = among.map(scalarTest);
+    checks.push((v, text) => tests.some((t) => t(v, text)));
   }
-  if (max !== undefined) {
-    checks.push((v, text) => {
-      const n = numeric(v, text);
-      return n !== undefined && n <= max;
-    });
-  }
+  if (min !== undefined) checks.push(bound(min, (c) => c >= 0));
+  if (max !== undefined) checks.push(bound(max, (c) => c <= 0));
   if (pattern !== undefined) {
     const test = compilePattern(pattern);
     checks.push((v) => typeof v === "string" && test(v));
@@ -84,7 +99,7 @@ function compileOps(ops: FieldOps): Array<(v: unknown, text: boolean) => boolean
 }
 
 function compileField(f: FieldConstraint): CompiledField {
-  return { key: f.key, source: f.source, dotted: f.path.join("."), path: f.path, checks: f.ops.flatMap(compileOps) };
+  return { key: f.key, source: f.source, path: f.path, checks: f.ops.flatMap(compileOps) };
 }
 
 function split(fields: CompiledField[]): AppliedConstraints | null {
@@ -97,12 +112,13 @@ export function compileConstraints(raw: unknown): ConstraintChecker {
   const parsed: ParsedConstraints = parseConstraints(raw);
   const global = parsed.global.map(compileField);
   const always = split(global);
-  if (parsed.scoped.length === 0) return { forRoute: () => always };
+  if (parsed.scoped.length === 0) return { forRoute: () => always, methodScoped: false };
   const scoped: Array<{ matcher: RouteMatcher; fields: CompiledField[] }> = parsed.scoped.map((s) => ({
     matcher: compileRoutes([s.route]),
     fields: s.fields.map(compileField),
   }));
   return {
+    methodScoped: true,
     forRoute(method, segments) {
       let fields: CompiledField[] | null = null;
       for (const s of scoped) {
@@ -117,117 +133,31 @@ export function compileConstraints(raw: unknown): ConstraintChecker {
   };
 }
 
-function checkValues(f: CompiledField, values: readonly unknown[], text: boolean): ConstraintFailure | null {
-  if (values.length === 0) return { field: f.key };
-  for (const v of values) {
-    for (const check of f.checks) if (!check(v, text)) return { field: f.key };
-  }
-  return null;
-}
-
-// query strings and form bodies --------------------------------------------------------------------------------
-
 /**
- * `a[b][c]=1` → `a.b.c`, `a[]=1` → `a`, `a[0]=1` → `a.0` (Rack/Stripe nesting). Repeated keys keep every value.
- * A raw `;` (a separator to some older parsers) makes the string uncheckable: null.
+ * Checks one source. `own` fields belong to it (they must be present, every value must pass); `other` fields
+ * belong to the other source, and are checked here only where this source carries them too.
  */
-export function parseFormFields(s: string): Map<string, string[]> | null {
-  if (s.includes(";")) return null;
-  const out = new Map<string, string[]>();
-  for (const [rawKey, value] of new URLSearchParams(s)) {
-    const key = rawKey.replace(/\[\]$/, "").replace(/\[([^\]]*)\]/g, ".$1");
-    const list = out.get(key);
-    if (list) list.push(value);
-    else out.set(key, [value]);
-  }
-  return out;
-}
-
-/** Checks text fields (query or form) against parsed fields; null when all hold. */
-export function checkTextFields(
-  fields: readonly CompiledField[],
-  values: Map<string, string[]> | null,
+export function checkSource(
+  source: FieldSource | null,
+  own: readonly CompiledField[],
+  other: readonly CompiledField[],
 ): ConstraintFailure | null {
-  for (const f of fields) {
-    if (!values) return { field: f.key };
-    const failure = checkValues(f, values.get(f.dotted) ?? [], true);
-    if (failure) return failure;
+  for (const f of own) {
+    if (!source) return { field: f.key };
+    const r = source.lookup(f.path);
+    if (r.refused || r.absent || !allPass(f, r.values, source.text)) return { field: f.key };
+  }
+  if (!source) return null;
+  for (const f of other) {
+    const r = source.lookup(f.path);
+    if (r.refused || !allPass(f, r.values, source.text)) return { field: f.key };
   }
   return null;
 }
 
-// JSON bodies ----------------------------------------------------------------------------------------------------
-
-/** Collects the values at `path`; an array met before the path ends fans out over its elements. */
-function collect(node: unknown, path: readonly string[], i: number, out: unknown[]): boolean {
-  if (i === path.length) {
-    if (Array.isArray(node)) {
-      for (const el of node) {
-        if (typeof el === "object" && el !== null) return false;
-        out.push(el);
-      }
-      return true;
-    }
-    if (typeof node === "object" && node !== null) return false;
-    out.push(node);
-    return true;
+function allPass(f: CompiledField, values: readonly unknown[], text: boolean): boolean {
+  for (const v of values) {
+    for (const check of f.checks) if (!check(v, text)) return false;
   }
-  const seg = path[i] as string;
-  if (Array.isArray(node)) {
-    if (/^(0|[1-9][0-9]*)$/.test(seg)) return Number(seg) < node.length && collect(node[Number(seg)], path, i + 1, out);
-    return node.length > 0 && node.every((el) => collect(el, path, i, out));
-  }
-  if (typeof node !== "object" || node === null || !Object.hasOwn(node, seg)) return false;
-  return collect((node as Record<string, unknown>)[seg], path, i + 1, out);
-}
-
-export function checkJsonFields(fields: readonly CompiledField[], body: unknown): ConstraintFailure | null {
-  for (const f of fields) {
-    const values: unknown[] = [];
-    if (!collect(body, f.path, 0, values)) return { field: f.key };
-    const failure = checkValues(f, values, false);
-    if (failure) return failure;
-  }
-  return null;
-}
-
-/**
- * True when some JSON object in `text` (already valid JSON) repeats a key. Parsers disagree on which duplicate
- * wins, so a body with one cannot be checked: what the gateway reads might not be what the upstream reads.
- */
-export function hasDuplicateKeys(text: string): boolean {
-  const stack: Array<Set<string> | null> = [];
-  let expectKey = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22 /* " */) {
-      let j = i + 1;
-      let escaped = false;
-      while (text.charCodeAt(j) !== 0x22) {
-        if (text.charCodeAt(j) === 0x5c /* \ */) {
-          escaped = true;
-          j += 2;
-        } else j += 1;
-      }
-      const top = stack[stack.length - 1];
-      if (expectKey && top) {
-        // Escapes are decoded so `"\u0061"` and `"a"` are the same key.
-        const key = escaped ? (JSON.parse(text.slice(i, j + 1)) as string) : text.slice(i + 1, j);
-        if (top.has(key)) return true;
-        top.add(key);
-        expectKey = false;
-      }
-      i = j;
-    } else if (c === 0x7b /* { */) {
-      stack.push(new Set());
-      expectKey = true;
-    } else if (c === 0x5b /* [ */) {
-      stack.push(null);
-    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
-      stack.pop();
-    } else if (c === 0x2c /* , */) {
-      expectKey = stack[stack.length - 1] != null;
-    }
-  }
-  return false;
+  return true;
 }

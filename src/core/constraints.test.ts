@@ -1,13 +1,10 @@
 import { describe, expect, it } from "vitest";
-import {
-  checkJsonFields,
-  checkTextFields,
-  compileConstraints,
-  hasDuplicateKeys,
-  parseFormFields,
-} from "./constraint-check.js";
+import { compileConstraints } from "./constraint-check.js";
 import { mergeConstraints, parseConstraints } from "./constraints.js";
+import { formSegments } from "./field-names.js";
+import { hasDuplicateKey, parseJsonTree } from "./json-tree.js";
 import { parseRate, rateWithin } from "./rate.js";
+import { inspectRequest } from "./request-inspection.js";
 
 const seg = (path: string) => (path === "/" ? [] : path.slice(1).split("/"));
 
@@ -15,11 +12,19 @@ const seg = (path: string) => (path === "/" ? [] : path.slice(1).split("/"));
 function applied(constraints: Record<string, unknown>, route = "POST /v1/refunds") {
   const [method, path] = route.split(" ") as [string, string];
   const a = compileConstraints(constraints).forRoute(method, seg(path));
+  const check = (query: string, type: string | null, body: string | null) =>
+    inspectRequest(a, {
+      method,
+      query,
+      headers: type ? { "content-type": type } : {},
+      body: body === null ? null : Buffer.from(body),
+      overrideMatters: false,
+    });
   return {
     a,
-    json: (body: unknown) => (a ? checkJsonFields(a.body, body) : null),
-    form: (s: string) => (a ? checkTextFields(a.body, parseFormFields(s)) : null),
-    query: (s: string) => (a ? checkTextFields(a.query, parseFormFields(s)) : null),
+    json: (body: unknown) => check("", "application/json", typeof body === "string" ? body : JSON.stringify(body)),
+    form: (s: string) => check("", "application/x-www-form-urlencoded", s),
+    query: (s: string) => check(s, null, null),
   };
 }
 
@@ -90,12 +95,14 @@ describe("operators on JSON values", () => {
 
 describe("form and query values (strings)", () => {
   it("Stripe-style nesting: metadata[order_id] is body.metadata.order_id, a[] and a[0] too", () => {
-    expect([...(parseFormFields("a=1&metadata%5Border_id%5D=ord_1&b[]=x&b[]=y&c[0][d]=z") ?? [])]).toEqual([
-      ["a", ["1"]],
-      ["metadata.order_id", ["ord_1"]],
-      ["b", ["x", "y"]],
-      ["c.0.d", ["z"]],
-    ]);
+    expect(formSegments("metadata[order_id]")).toEqual({ segs: ["metadata", "order_id"], odd: false });
+    expect(formSegments("b[]")).toEqual({ segs: ["b"], odd: false });
+    expect(formSegments("c[0][d]")).toEqual({ segs: ["c", "0", "d"], odd: false });
+    expect(formSegments("c[][d]").odd).toBe(true);
+    expect(formSegments("c[d]x").odd).toBe(true);
+    expect(
+      applied({ "body.c.0.d": { eq: "z" }, "body.b": { in: ["x", "y"] } }).form("b[]=x&b[]=y&c[0][d]=z"),
+    ).toBeNull();
     const c = applied({ "body.metadata.order_id": { pattern: "ord_[0-9]+" } });
     expect(c.form("amount=1&metadata[order_id]=ord_7")).toBeNull();
     expect(c.form("amount=1&metadata[order_id]=nope")).toEqual({ field: "body.metadata.order_id" });
@@ -197,12 +204,13 @@ describe("mergeConstraints", () => {
 
 describe("JSON duplicate keys", () => {
   it("finds a repeated key in any object, also when escaped differently, and nothing else", () => {
-    expect(hasDuplicateKeys('{"amount":1,"amount":2}')).toBe(true);
-    expect(hasDuplicateKeys('{"amount":1,"\\u0061mount":2}')).toBe(true);
-    expect(hasDuplicateKeys('{"a":{"b":1,"b":1}}')).toBe(true);
-    expect(hasDuplicateKeys('{"a":{"b":1},"b":["b","b",{"c":"b"}],"c":"a"}')).toBe(false);
-    expect(hasDuplicateKeys('[{"a":1},{"a":2}]')).toBe(false);
-    expect(hasDuplicateKeys('{"a":"x\\",\\"a\\":1"}')).toBe(false);
+    const dup = (text: string) => hasDuplicateKey(parseJsonTree(text) as never);
+    expect(dup('{"amount":1,"amount":2}')).toBe(true);
+    expect(dup('{"amount":1,"\\u0061mount":2}')).toBe(true);
+    expect(dup('{"a":{"b":1,"b":1}}')).toBe(true);
+    expect(dup('{"a":{"b":1},"b":["b","b",{"c":"b"}],"c":"a"}')).toBe(false);
+    expect(dup('[{"a":1},{"a":2}]')).toBe(false);
+    expect(dup('{"a":"x\\",\\"a\\":1"}')).toBe(false);
   });
 });
 

@@ -10,9 +10,10 @@ import { isRoutePattern, parseRoute } from "./scopes.js";
  *
  * A key is a field path (`body.` or `query.` then dot-separated segments) mapping to operators, or a route
  * pattern (as in scopes) mapping to a map of such field paths. Operators: `eq`, `in` (JSON scalars), `min`, `max`
- * (numbers), `pattern` (a RegExp matched against the whole value, see safe-regex.ts). A field may map to a
- * list of operator objects, all of which must hold: that is how an issuer policy's constraints are AND-merged
- * into a nonce's (see mergeConstraints). This file validates and merges; constraint-check.ts evaluates.
+ * (numbers; all numbers are compared exactly as decimals), `pattern` (a RegExp matched against the whole value,
+ * see safe-regex.ts). A field may map to a list of operator objects, all of which must hold: that is how an
+ * issuer policy's constraints are AND-merged into a nonce's (see mergeConstraints). This file validates and
+ * merges; constraint-check.ts evaluates.
  */
 
 export type Scalar = string | number | boolean | null;
@@ -78,6 +79,17 @@ function parseFieldPath(key: string): { source: "body" | "query"; path: string[]
   return { source, path };
 }
 
+/**
+ * `eq`/`in` compare exactly (constraint-check.ts), so their numbers must be exactly what the issuer wrote. An
+ * integer beyond ±(2^53-1) was already rounded when the request's JSON was parsed (9007199254740993 arrives as
+ * 9007199254740992), so it is refused rather than silently replaced by its neighbour.
+ */
+function exactOrBad(key: string, op: string, v: unknown): void {
+  if (typeof v === "number" && Number.isInteger(v) && !Number.isSafeInteger(v)) {
+    bad(`${op} for ${JSON.stringify(key)}: integers beyond ±9007199254740991 cannot be matched exactly; use a string`);
+  }
+}
+
 function parseOps(key: string, raw: unknown): FieldOps {
   if (!isPlainObject(raw)) bad(`${JSON.stringify(key)} must map to an object of operators`);
   const names = Object.keys(raw);
@@ -88,6 +100,7 @@ function parseOps(key: string, raw: unknown): FieldOps {
   const ops: FieldOps = {};
   if ("eq" in raw) {
     if (!isScalar(raw.eq)) bad(`eq for ${JSON.stringify(key)} must be a string, number, boolean or null`);
+    exactOrBad(key, "eq", raw.eq);
     ops.eq = raw.eq;
   }
   if ("in" in raw) {
@@ -95,6 +108,7 @@ function parseOps(key: string, raw: unknown): FieldOps {
     if (!Array.isArray(list) || list.length === 0 || list.length > MAX_IN || !list.every(isScalar)) {
       bad(`in for ${JSON.stringify(key)} must be a list of 1-${MAX_IN} strings, numbers, booleans or nulls`);
     }
+    for (const v of list) exactOrBad(key, "in", v);
     ops.in = list as Scalar[];
   }
   for (const op of ["min", "max"] as const) {

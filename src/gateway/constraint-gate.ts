@@ -1,26 +1,30 @@
 import type { IncomingMessage } from "node:http";
-import {
-  type AppliedConstraints,
-  type ConstraintFailure,
-  checkJsonFields,
-  checkTextFields,
-  hasDuplicateKeys,
-  parseFormFields,
-} from "../core/constraint-check.js";
+import type { ConstraintChecker } from "../core/constraint-check.js";
+import { inspectRequest, needsBody } from "../core/request-inspection.js";
+import type { RouteMatcher } from "../core/scopes.js";
 
 /**
- * The gateway side of request constraints (core/constraint-check.ts evaluates them). Query fields come from the
- * canonical query string. Body fields need the body: only then is it read, bounded by BODY_CAP (and the
- * gateway's maxBodyBytes), parsed as JSON or a form, checked, and the same bytes forwarded with a
- * Content-Length. A body that cannot be checked (other content type, a Content-Encoding, a charset other than
- * UTF-8, invalid UTF-8 or JSON, a duplicate JSON key) fails the first body constraint that applies.
+ * The gateway side of SECURITY.md rule 11, "a constraint sees what the upstream will see" (core/
+ * request-inspection.ts decides, core/constraint-check.ts evaluates). Query fields come from the canonical query
+ * string. The body is read only when the decision needs it — a body constraint applies, a query constraint
+ * applies and the request has a body (the body may carry the same field), or a POST parameter body could carry a
+ * `_method` override that matters — bounded by BODY_CAP (and the gateway's maxBodyBytes), then forwarded as the
+ * same bytes with a Content-Length. Otherwise the body streams through unread.
  */
 
 export const BODY_CAP = 1024 * 1024;
 
-export function checkQuery(applied: AppliedConstraints, query: string): ConstraintFailure | null {
-  if (applied.query.length === 0) return null;
-  return checkTextFields(applied.query, parseFormFields(query));
+/** Verbs an override may name; `PURGE` stands for any verb Symfony accepts (`[A-Z]+`), so only `*` covers it. */
+const OVERRIDE_TARGETS = ["GET", "PUT", "PATCH", "DELETE", "PURGE"];
+
+/** A body `_method` could change the decision: some verb is not allowed here, or constraints depend on the route. */
+export function overrideMatters(
+  matcher: RouteMatcher,
+  constraints: ConstraintChecker | null,
+  segments: readonly string[],
+): boolean {
+  if (constraints?.methodScoped) return true;
+  return !OVERRIDE_TARGETS.every((m) => matcher.match(m, segments));
 }
 
 export type BodyRead = { body: Buffer } | { tooLarge: true };
@@ -67,75 +71,40 @@ export function readBody(req: IncomingMessage, declared: number, chunked: boolea
   });
 }
 
-const UTF8 = new TextDecoder("utf-8", { fatal: true });
-
-function mediaType(contentType: string | undefined): { type: string; utf8: boolean } | null {
-  if (contentType === undefined) return null;
-  const [type, ...params] = contentType.split(";");
-  let utf8 = true;
-  for (const p of params) {
-    const [name, value] = p.split("=");
-    if (name?.trim().toLowerCase() === "charset") {
-      utf8 = /^"?utf-8"?$/i.test(value?.trim() ?? "");
-    }
-  }
-  return { type: (type ?? "").trim().toLowerCase(), utf8 };
-}
-
-function isJsonType(type: string): boolean {
-  return type === "application/json" || (type.startsWith("application/") && type.endsWith("+json"));
-}
-
-/** Checks the body constraints against a fully read body. `headers` are the filtered (forwarded) headers. */
-export function checkBody(
-  applied: AppliedConstraints,
-  headers: Readonly<Record<string, string>>,
-  body: Buffer,
-): ConstraintFailure | null {
-  const fields = applied.body;
-  const first = fields[0];
-  if (!first) return null;
-  const uncheckable = { field: first.key };
-  const encoding = headers["content-encoding"];
-  if (encoding !== undefined && encoding.trim().toLowerCase() !== "identity") return uncheckable;
-  const media = mediaType(headers["content-type"]);
-  if (!media?.utf8) return uncheckable;
-  let text: string;
-  try {
-    text = UTF8.decode(body);
-  } catch {
-    return uncheckable;
-  }
-  if (isJsonType(media.type)) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      return uncheckable;
-    }
-    if (hasDuplicateKeys(text)) return uncheckable;
-    return checkJsonFields(fields, parsed);
-  }
-  if (media.type === "application/x-www-form-urlencoded") return checkTextFields(fields, parseFormFields(text));
-  return uncheckable;
-}
-
-export type GateResult = { body: Buffer | null } | { field: string } | { tooLarge: true } | { unreadable: true };
+export type GateResult =
+  | { body: Buffer | null }
+  | { field: string }
+  | { refused: string }
+  | { tooLarge: true }
+  | { unreadable: true };
 
 /**
- * Checks the constraints that apply to this request. On success, `body` is the buffered body when one had to be
- * read (and `framing.headers` then carries its Content-Length), or null when the body still streams.
+ * Checks constraints and method overrides for this request. On success, `body` is the buffered body when one had
+ * to be read (and `framing.headers` then carries its Content-Length), or null when the body still streams.
  */
-export async function enforceConstraints(
-  applied: AppliedConstraints,
+export async function enforceGate(
+  nonce: { matcher: RouteMatcher; constraints: ConstraintChecker | null },
   req: IncomingMessage,
-  query: string,
+  target: { method: string; segments: readonly string[]; query: string },
   framing: { headers: Record<string, string>; contentLength: number; chunked: boolean },
   cap: number,
 ): Promise<GateResult> {
-  const failure = checkQuery(applied, query);
-  if (failure) return failure;
-  if (applied.body.length === 0) return { body: null };
+  const applied = nonce.constraints?.forRoute(target.method, target.segments) ?? null;
+  const hasBody = framing.chunked || framing.contentLength > 0;
+  const matters = () => overrideMatters(nonce.matcher, nonce.constraints, target.segments);
+  const view = {
+    method: target.method,
+    query: target.query,
+    headers: framing.headers,
+    body: null,
+    overrideMatters: false,
+  };
+  if (!needsBody(applied, target.method, hasBody, framing.headers["content-type"], matters)) {
+    return inspectRequest(applied, view) ?? { body: null };
+  }
+  // Query refusals first: nothing is read for a request that is refused anyway.
+  const early = inspectRequest(applied, view);
+  if (early) return early;
   let read: BodyRead;
   try {
     read = await readBody(req, framing.contentLength, framing.chunked, cap);
@@ -143,8 +112,8 @@ export async function enforceConstraints(
     return { unreadable: true };
   }
   if ("tooLarge" in read) return read;
-  const bodyFailure = checkBody(applied, framing.headers, read.body);
-  if (bodyFailure) return bodyFailure;
+  const verdict = inspectRequest(applied, { ...view, body: read.body, overrideMatters: matters() });
+  if (verdict) return verdict;
   // Forwarded exactly as received, now with its length known.
   framing.headers["content-length"] = String(read.body.length);
   return { body: read.body };

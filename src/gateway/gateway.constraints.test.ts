@@ -59,7 +59,7 @@ describe("body constraints", () => {
     expect(JSON.stringify(events[0])).not.toContain("987654");
   });
 
-  it("a route-scoped constraint does not block other routes (no body read there)", async () => {
+  it("a route-scoped constraint does not block other routes", async () => {
     const { h, token, post, uses } = await setup();
     const get = await h.request("/v1/charges/ch_1", { headers: { authorization: `Bearer ${token}` } });
     expect(get.status).toBe(200);

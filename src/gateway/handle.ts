@@ -10,7 +10,7 @@ import type { RejectReason } from "../store/store.js";
 import type { GatewayCaches, NonceInfo, ServiceEntry } from "./caches.js";
 import { canonicalizeTarget } from "./canonical-path.js";
 import type { CompletionLog } from "./completion-log.js";
-import { BODY_CAP, enforceConstraints } from "./constraint-gate.js";
+import { BODY_CAP, enforceGate } from "./constraint-gate.js";
 import { extractNonce } from "./credentials-carrier.js";
 import { GatewayReject, sendError } from "./errors.js";
 import { BodyLimit, type Forwarder, upstreamFailure } from "./forward.js";
@@ -23,7 +23,7 @@ import { originUnchanged } from "./upstream.js";
 
 /**
  * One gateway request, top to bottom: nonce → path → headers → (cached) nonce lookup → scope → service →
- * concurrency → rate → constraints (query, then body: read only when a body constraint applies) → atomic consume
+ * concurrency → rate → constraints and `_method` (constraint-gate.ts: the body is read only when needed) → atomic consume
  * (+ audit, fail closed) → decrypt + inject → forward → scrubbed relay → completion audit. Every rejection
  * happens before anything is sent upstream, and before the credential is decrypted. Scope, rate and constraint
  * denials come before consuming, so they never count a use.
@@ -164,18 +164,18 @@ export function createHandler(
       }
     }
 
-    let body: Buffer | null = null;
-    const applied = info.constraints?.forRoute(f.method, target.segments) ?? null;
-    if (applied) {
-      const gate = await enforceConstraints(applied, req, target.query, filtered, bodyCap);
-      if ("unreadable" in gate) return reject(f, "bad_request", "the request body could not be read");
-      if ("tooLarge" in gate) return reject(f, "payload_too_large", "request body exceeds the gateway limit");
-      if ("field" in gate) {
-        await auditRejected(f, info, "constraint_failed", { field: gate.field });
-        return reject(f, "constraint_failed", `request field ${gate.field} does not satisfy this nonce's constraints`);
-      }
-      body = gate.body;
+    const gate = await enforceGate(info, req, { method: f.method, ...target }, filtered, bodyCap);
+    if ("unreadable" in gate) return reject(f, "bad_request", "the request body could not be read");
+    if ("tooLarge" in gate) return reject(f, "payload_too_large", "request body exceeds the gateway limit");
+    if ("refused" in gate) {
+      await auditRejected(f, info, "method_override");
+      return reject(f, "bad_request", gate.refused);
     }
+    if ("field" in gate) {
+      await auditRejected(f, info, "constraint_failed", { field: gate.field });
+      return reject(f, "constraint_failed", `request field ${gate.field} does not satisfy this nonce's constraints`);
+    }
+    const body = gate.body;
 
     let consumed: Awaited<ReturnType<AppContext["store"]["consumeNonce"]>>;
     // Pending nonce.completed events join this consume's group-committed transaction (see CompletionLog).
