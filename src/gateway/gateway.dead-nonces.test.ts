@@ -271,6 +271,35 @@ describe.each(dialects)("dead nonces ($name)", (d) => {
       expect((await inFlight).status).toBe(200);
     });
 
+    it("a nonce of a deleted service (revoked with it) gets 401 nonce_revoked, not 502", async () => {
+      const h = await setup();
+      await h.putService("gone", h.upstream.url, { type: "bearer" });
+      await h.setSecret("gone", "sk_test_FAKE_gone");
+      const { token, id } = await h.issue(["GET /v1/x"], { service: "gone" });
+      expect((await h.request("/v1/x", { headers: bearer(token) })).status).toBe(200);
+      const now = h.clock.now();
+      await h.ctx.store.deleteService("gone", now, {
+        id: newId("evt", now),
+        time: now,
+        type: "service.deleted",
+        actor: null,
+        agent: null,
+        task: null,
+        nonceId: null,
+        service: "gone",
+        scopes: null,
+        reason: null,
+        request: null,
+        sourceIp: null,
+        data: null,
+      });
+      h.ctx.events.emit("service.changed", "gone");
+      const r = await h.request("/v1/x", { headers: bearer(token) });
+      expect(r.status).toBe(401);
+      expect(r.headers["x-agent-nonce-error"]).toBe("nonce_revoked");
+      expect((await rejections(h, id)).map((e) => e.reason)).toEqual(["nonce_revoked"]);
+    });
+
     it("a live nonce's denials are still audited one by one, and revocation still takes effect at once", async () => {
       const h = await setup();
       const { token, id } = await h.issue(["GET /v1/x"]);
