@@ -1,3 +1,5 @@
+import type { AddressInfo } from "node:net";
+import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ConfigInput } from "../config.js";
 import { newId } from "../core/ids.js";
@@ -7,6 +9,7 @@ import type { FakeUpstreamHandler } from "../test/fake-upstream.js";
 import { type Harness, startHarness } from "../test/gateway-harness.js";
 import { dialects } from "../test/stores.js";
 import { WINDOW_MS } from "./dead-nonce-log.js";
+import { createGatewayServer } from "./server.js";
 
 /**
  * SECURITY.md rule 14, "dead nonces cost nothing", through real sockets on both store dialects: an expired,
@@ -298,6 +301,34 @@ describe.each(dialects)("dead nonces ($name)", (d) => {
       expect(r.status).toBe(401);
       expect(r.headers["x-agent-nonce-error"]).toBe("nonce_revoked");
       expect((await rejections(h, id)).map((e) => e.reason)).toEqual(["nonce_revoked"]);
+    });
+
+    it("two gateways on one store: a revocation is seen by both at once (alive-ness is cached nowhere)", async () => {
+      const h = await setup();
+      // A second replica: its own caches, dead set and coalescer; the same store and master key.
+      const other = createGatewayServer(h.ctx);
+      await new Promise<void>((resolve) => other.server.listen(0, "127.0.0.1", resolve));
+      const otherUrl = `http://127.0.0.1:${(other.server.address() as AddressInfo).port}`;
+      try {
+        const { token, id } = await h.issue(["GET /v1/x"]);
+        const via = async (url: string, path = "/v1/x") => {
+          const r = await request(url + path, { headers: bearer(token) });
+          await r.body.dump();
+          return { status: r.statusCode, code: r.headers["x-agent-nonce-error"] };
+        };
+        for (const url of [h.url, otherUrl]) {
+          expect((await via(url)).status).toBe(200);
+          expect(await via(url, "/v1/out")).toEqual({ status: 403, code: "scope_denied" }); // status read: active
+        }
+        await revoke(h, id);
+        for (const url of [h.url, otherUrl]) expect((await via(url)).code).toBe("nonce_revoked");
+      } finally {
+        await new Promise<void>((resolve) => {
+          other.server.closeAllConnections();
+          other.server.close(() => resolve());
+        });
+        await other.close();
+      }
     });
 
     it("a live nonce's denials are still audited one by one, and revocation still takes effect at once", async () => {
