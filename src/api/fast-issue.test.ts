@@ -24,7 +24,14 @@ afterEach(async () => {
 // Ids, tokens and times differ between two issuances; everything else must be identical.
 const VOLATILE = /"(id|nonce|request_id|expires_at)":"[^"]*"/g;
 
+/** Requests the node:http fast path answered so far (agent_nonce_api_fast_path_total, all statuses). */
+async function fastServed(): Promise<number> {
+  const m = await h.ctx.metrics.apiFastPath.get();
+  return m.values.reduce((sum, v) => sum + v.value, 0);
+}
+
 async function post(path: string, key: string, body: string) {
+  const before = await fastServed();
   const res = await fetch(base + path, {
     method: "POST",
     headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
@@ -37,6 +44,8 @@ async function post(path: string, key: string, body: string) {
     requestId: res.headers.get("x-request-id"),
     text,
     shape: text.replace(VOLATILE, '"$1":"…"'),
+    /** True when the fast path answered this request, false when it fell through to Hono. */
+    fast: (await fastServed()) === before + 1,
   };
 }
 
@@ -60,6 +69,9 @@ describe("POST /v1/nonces fast path (node:http) answers exactly as the Hono rout
       // The query string makes the fast path decline, so the second request goes through Hono.
       const fast = await post("/v1/nonces", key(h), body);
       const hono = await post("/v1/nonces?via=hono", key(h), body);
+      // Without these the comparison below would pass just as well if both went through Hono.
+      expect(fast.fast).toBe(true);
+      expect(hono.fast).toBe(false);
       expect(fast.status).toBe(hono.status);
       expect(fast.type).toBe(hono.type);
       expect(fast.shape).toBe(hono.shape);
@@ -69,9 +81,10 @@ describe("POST /v1/nonces fast path (node:http) answers exactly as the Hono rout
   }
 
   it("counts its requests under the route pattern like the middleware does", async () => {
-    await post("/v1/nonces", h.adminKey, valid);
+    expect((await post("/v1/nonces", h.adminKey, valid)).fast).toBe(true);
     const text = await h.ctx.metrics.registry.metrics();
-    expect(text).toMatch(/route="\/v1\/nonces",status="201"/);
+    expect(text).toMatch(/agent_nonce_api_requests_total\{method="POST",route="\/v1\/nonces",status="201"\} 1/);
+    expect(text).toMatch(/agent_nonce_api_fast_path_total\{status="201"\} 1/);
   });
 
   it("declines anything but the plain case, without touching the request", () => {

@@ -26,8 +26,11 @@ export type FastPath = (incoming: IncomingMessage, outgoing: ServerResponse) => 
 
 export function createFastIssue(ctx: AppContext, keys: ApiKeyCache, services: ServiceCache): FastPath {
   const gateway = gatewayUrl(ctx.config);
-  const count = (status: number) =>
+  const count = (status: number) => {
     ctx.metrics.apiRequests.inc({ method: "POST", route: ROUTE, status: String(status) });
+    // Tells the fast path's answers from Hono's (same body, headers and request counter otherwise).
+    ctx.metrics.apiFastPath.inc({ status: String(status) });
+  };
   const send = (res: ServerResponse, requestId: string, status: number, body: unknown) => {
     res.writeHead(status, { "content-type": "application/json", "x-request-id": requestId });
     res.end(JSON.stringify(body));

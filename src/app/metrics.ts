@@ -12,6 +12,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ["method", "route", "status"] as const,
       registers: [registry],
     }),
+    apiFastPath: new Counter({
+      name: "agent_nonce_api_fast_path_total",
+      help: "Control-plane requests answered by the node:http fast path (plain POST /v1/nonces), by status.",
+      labelNames: ["status"] as const,
+      registers: [registry],
+    }),
     noncesIssued: new Counter({
       name: "agent_nonce_nonces_issued_total",
       help: "Nonces issued, by service.",
@@ -45,6 +51,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     gatewayInFlight: new Gauge({
       name: "agent_nonce_gateway_in_flight",
       help: "Gateway requests in flight.",
+      registers: [registry],
+    }),
+    deadNoncePresentations: new Counter({
+      name: "agent_nonce_dead_nonce_presentations_total",
+      help: "Gateway requests carrying an expired, revoked or exhausted nonce (refused with 401), by reason.",
+      labelNames: ["reason"] as const,
       registers: [registry],
     }),
     auditWriteFailures: new Counter({

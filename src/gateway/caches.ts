@@ -3,13 +3,15 @@ import { type ConstraintChecker, compileConstraints } from "../core/constraint-c
 import { parseRate, type Rate } from "../core/rate.js";
 import { compileRoutes, type RouteMatcher } from "../core/scopes.js";
 import type { NonceRecord, ServiceRecord } from "../core/types.js";
+import { KnownDead } from "./dead-nonces.js";
 import { checkUpstream, type UpstreamCheck } from "./upstream.js";
 
 /**
  * The gateway's read caches. Only immutable facts are cached: a nonce's id, service, routes, agent and task never
  * change after issuance, so they are kept by token key, with their compiled constraints and parsed rate.
- * Revocation, expiry and use counts are NEVER cached: the
- * store's consume statement re-checks them atomically on every request, on every replica.
+ * Revocation, expiry and use counts are NEVER cached as "alive": the
+ * store's consume statement re-checks them atomically on every request, on every replica. Only the terminal
+ * outcome is remembered (`dead`, see dead-nonces.ts).
  * Services change, so they are cached for at most SERVICE_TTL_MS and dropped at once on "service.changed".
  */
 
@@ -63,6 +65,8 @@ const SERVICE_TTL_MS = 1_000;
 
 export class GatewayCaches {
   private readonly nonces = new Lru<string, NonceInfo>(10_000);
+  /** Nonce ids known to be expired, revoked or exhausted (terminal), answered without the store. */
+  readonly dead = new KnownDead();
   private readonly matchers = new Lru<string, RouteMatcher>(1_000);
   private readonly checkers = new Lru<string, ConstraintChecker>(1_000);
   private readonly services = new Map<string, { entry: ServiceEntry | undefined; at: number }>();
@@ -92,6 +96,8 @@ export class GatewayCaches {
   private async loadNonce(tokenKey: Buffer, key: string): Promise<NonceInfo | undefined> {
     const rec = await this.ctx.store.getNonceByKey(tokenKey);
     if (!rec) return undefined;
+    // A fresh read of the whole row: a nonce already revoked or exhausted is known dead without a consume.
+    this.dead.noteRecord(rec, this.ctx.clock.now());
     const info = this.infoFrom(rec);
     this.nonces.set(key, info);
     return info;

@@ -12,6 +12,8 @@ import { canonicalizeTarget } from "./canonical-path.js";
 import type { CompletionLog } from "./completion-log.js";
 import { BODY_CAP, enforceGate } from "./constraint-gate.js";
 import { extractNonce } from "./credentials-carrier.js";
+import type { DeadNonceLog } from "./dead-nonce-log.js";
+import { type DeadReason, deadReason, isDeadReason } from "./dead-nonces.js";
 import { GatewayReject, sendError } from "./errors.js";
 import { BodyLimit, type Forwarder, upstreamFailure } from "./forward.js";
 import { filterRequestHeaders } from "./headers.js";
@@ -22,11 +24,17 @@ import { wipeNeedles } from "./scrub.js";
 import { originUnchanged } from "./upstream.js";
 
 /**
- * One gateway request, top to bottom: nonce → path → headers → (cached) nonce lookup → scope → service →
- * concurrency → rate → constraints and `_method` (constraint-gate.ts: the body is read only when needed) → atomic consume
+ * One gateway request, top to bottom: nonce → path → headers → (cached) nonce lookup → dead? → scope → service →
+ * concurrency → rate → constraints and `_method` (constraint-gate.ts: the body is read only when needed) → atomic
+ * consume
  * (+ audit, fail closed) → decrypt + inject → forward → scrubbed relay → completion audit. Every rejection
  * happens before anything is sent upstream, and before the credential is decrypted. Scope, rate and constraint
  * denials come before consuming, so they never count a use.
+ *
+ * Dead nonces (SECURITY.md rule 14) get their own 401 before any scope, limit or constraint answer: one known dead
+ * in this process, or past its cached expiry, is refused at once; any other denial before the consume first reads
+ * the nonce's live status, so a dead nonce never learns its scope or limits. Their `nonce.rejected` events are
+ * coalesced (dead-nonce-log.ts), never written in the consume's transaction.
  */
 
 const METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
@@ -50,6 +58,7 @@ export function createHandler(
   caches: GatewayCaches,
   forwarder: Forwarder,
   completions: CompletionLog,
+  deadLog: DeadNonceLog,
 ) {
   const cfg = ctx.config.gateway;
   const m = ctx.metrics;
@@ -84,6 +93,47 @@ export function createHandler(
     }
   };
 
+  /** The 401 of a dead nonce: counted, coalesced in the audit log (the first of a window is written first). */
+  const refuseDead = async (f: Flow, n: NonceInfo, reason: DeadReason) => {
+    m.deadNoncePresentations.inc({ reason });
+    const first = deadLog.present({
+      nonce: n,
+      reason,
+      now: f.now,
+      method: f.method,
+      path: f.path,
+      sourceIp: f.sourceIp,
+      requestId: f.requestId,
+    });
+    if (first) await first;
+    reject(f, reason, rejectMessage(reason));
+  };
+
+  /**
+   * Before any denial short of the consume (scope, service, concurrency, rate, constraints): a fresh read of the
+   * nonce's status, so a dead nonce gets its 401 instead of an answer about its scope or limits. True when the
+   * request was answered here (dead, gone, or the store unreachable: fail closed).
+   */
+  const answeredDead = async (f: Flow, key: Buffer, n: NonceInfo): Promise<boolean> => {
+    let status: Awaited<ReturnType<AppContext["store"]["getNonceStatus"]>>;
+    try {
+      status = await ctx.store.getNonceStatus(key, f.now);
+    } catch (e) {
+      ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway nonce status read failed");
+      reject(f, "unavailable", "the credential store is unavailable");
+      return true;
+    }
+    if (status === undefined) {
+      reject(f, "nonce_invalid", "nonce is not valid");
+      return true;
+    }
+    const reason = deadReason(status);
+    if (reason === null) return false;
+    caches.dead.mark(n.id, reason);
+    await refuseDead(f, n, reason);
+    return true;
+  };
+
   async function run(f: Flow): Promise<void> {
     const { req, res } = f;
     if (!METHODS.has(f.method)) return reject(f, "bad_request", "unsupported HTTP method");
@@ -112,11 +162,14 @@ export function createHandler(
     if (!info) return reject(f, "nonce_invalid", "nonce is not valid");
     f.service = info.service;
     f.nonce = info;
+    const dead = caches.dead.reasonOf(info, f.now);
+    if (dead) return refuseDead(f, info, dead);
 
     const allowed =
       info.matcher.match(f.method, target.segments) ||
       (f.method === "HEAD" && info.matcher.match("GET", target.segments));
     if (!allowed) {
+      if (await answeredDead(f, key, info)) return;
       await auditRejected(f, info, "scope_denied");
       return reject(f, "scope_denied", `${f.method} ${target.path} is outside this nonce's scope`);
     }
@@ -128,6 +181,10 @@ export function createHandler(
     } catch (e) {
       ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway service lookup failed");
       return reject(f, "unavailable", "the credential store is unavailable");
+    }
+    // A deleted service revoked its nonces: the dead check tells the agent so, not that the service is gone.
+    if (!svc || "error" in svc.upstream || !svc.record.credential) {
+      if (await answeredDead(f, key, info)) return;
     }
     if (!svc) return reject(f, "upstream_error", "the nonce's service is not configured");
     if ("error" in svc.upstream) return reject(f, "upstream_error", svc.upstream.error);
@@ -142,6 +199,7 @@ export function createHandler(
     const nonceId = info.id;
     const running = inflight.get(nonceId) ?? 0;
     if (running >= cfg.maxConcurrentPerNonce) {
+      if (await answeredDead(f, key, info)) return;
       return reject(f, "rate_limited", "too many concurrent requests for this nonce", 1);
     }
     inflight.set(nonceId, running + 1);
@@ -158,6 +216,7 @@ export function createHandler(
     if (info.rate) {
       const waitMs = limiter.take(nonceId, info.rate, info.expiresAt, f.now);
       if (waitMs > 0) {
+        if (await answeredDead(f, key, info)) return;
         await auditRejected(f, info, "rate_limited");
         const retryAfterS = Math.max(1, Math.ceil(waitMs / 1000));
         return reject(f, "rate_limited", "this nonce's rate limit is exceeded", retryAfterS);
@@ -168,10 +227,12 @@ export function createHandler(
     if ("unreadable" in gate) return reject(f, "bad_request", "the request body could not be read");
     if ("tooLarge" in gate) return reject(f, "payload_too_large", "request body exceeds the gateway limit");
     if ("refused" in gate) {
+      if (await answeredDead(f, key, info)) return;
       await auditRejected(f, info, "method_override");
       return reject(f, "bad_request", gate.refused);
     }
     if ("field" in gate) {
+      if (await answeredDead(f, key, info)) return;
       await auditRejected(f, info, "constraint_failed", { field: gate.field });
       return reject(f, "constraint_failed", `request field ${gate.field} does not satisfy this nonce's constraints`);
     }
@@ -185,14 +246,21 @@ export function createHandler(
         key,
         f.now,
         (n) => draft(f, "nonce.used", n, null),
-        (reason: RejectReason, n) => (n ? draft(f, "nonce.rejected", n, reason) : null),
+        // A dead nonce's event is coalesced outside this transaction (refuseDead): a replayed leak must not
+        // compete for the store's writer. Only the "changed under us" nonce_invalid is written here.
+        (reason: RejectReason, n) => (n && !isDeadReason(reason) ? draft(f, "nonce.rejected", n, reason) : null),
       );
     } catch (e) {
       m.auditWriteFailures.inc();
       ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway consume failed (fail closed)");
       return reject(f, "unavailable", "the credential store is unavailable");
     }
-    if (!consumed.ok) return reject(f, consumed.reason, rejectMessage(consumed.reason));
+    if (!consumed.ok) {
+      const reason = consumed.reason;
+      if (!isDeadReason(reason)) return reject(f, reason, rejectMessage(reason));
+      caches.dead.mark(info.id, reason);
+      return refuseDead(f, info, reason);
+    }
 
     // Every check passed and the use is on the audit log: only now is the credential decrypted.
     let needles: Buffer[];

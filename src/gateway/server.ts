@@ -5,6 +5,7 @@ import type { AppContext } from "../app/context.js";
 import { newId } from "../core/ids.js";
 import { GatewayCaches } from "./caches.js";
 import { CompletionLog } from "./completion-log.js";
+import { DeadNonceLog } from "./dead-nonce-log.js";
 import { writeRawError } from "./errors.js";
 import { createForwarder } from "./forward.js";
 import { createHandler } from "./handle.js";
@@ -34,7 +35,8 @@ export function createGatewayServer(
   const caches = new GatewayCaches(ctx);
   const forwarder = createForwarder(cfg);
   const completions = new CompletionLog(ctx);
-  const handler = createHandler(ctx, caches, forwarder, completions);
+  const deadLog = new DeadNonceLog(ctx);
+  const handler = createHandler(ctx, caches, forwarder, completions, deadLog);
   const options: http.ServerOptions = {
     maxHeaderSize: cfg.maxHeaderBytes,
     insecureHTTPParser: false,
@@ -72,7 +74,8 @@ export function createGatewayServer(
     server,
     async close() {
       caches.dispose();
-      await completions.flush();
+      // Coalesced dead-nonce counts still in their window are written now, not lost.
+      await Promise.all([completions.flush(), deadLog.close()]);
       await forwarder.close();
     },
   };

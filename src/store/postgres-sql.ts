@@ -13,6 +13,10 @@ export const Q = {
       RETURNING *`,
   },
   nonceByKey: { name: "an_nonce_by_key", text: "SELECT * FROM nonces WHERE token_key = $1" },
+  nonceStateByKey: {
+    name: "an_nonce_state_by_key",
+    text: "SELECT revoked_at, expires_at, uses, max_uses FROM nonces WHERE token_key = $1",
+  },
   nonceById: { name: "an_nonce_by_id", text: "SELECT * FROM nonces WHERE id = $1" },
   apiKeyByHash: { name: "an_key_by_hash", text: "SELECT * FROM api_keys WHERE key_hash = $1" },
   serviceByName: { name: "an_service_by_name", text: "SELECT * FROM services WHERE name = $1" },

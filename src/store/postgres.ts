@@ -1,6 +1,7 @@
 import { type CompiledQuery, Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { AppError } from "../core/errors.js";
+import { nonceStatus } from "../core/nonces.js";
 import type { AuditEvent } from "../core/types.js";
 import { AuditListeners } from "./audit-listeners.js";
 import { checkpointMethods } from "./checkpoints.js";
@@ -19,8 +20,9 @@ import {
   pageOf,
   serviceFromRow,
   serviceToRow,
+  stateFromRow,
 } from "./rows.js";
-import type { ApiKeyRow, AuditRow, Database, NonceRow, ServiceRow } from "./schema.js";
+import type { ApiKeyRow, AuditRow, Database, NonceRow, NonceStateRow, ServiceRow } from "./schema.js";
 import type { ConsumeResult, Store } from "./store.js";
 
 const INT8 = 20;
@@ -212,6 +214,11 @@ export async function createPostgresStore(opts: {
     async getNonceByKey(key) {
       const r = await pool.query<NonceRow>({ ...Q.nonceByKey, values: [key] });
       return r.rows[0] ? nonceFromRow(r.rows[0]) : undefined;
+    },
+
+    async getNonceStatus(key, now) {
+      const r = await pool.query<NonceStateRow>({ ...Q.nonceStateByKey, values: [key] });
+      return r.rows[0] ? nonceStatus(stateFromRow(r.rows[0]), now) : undefined;
     },
 
     async listNonces(filter, page, now) {

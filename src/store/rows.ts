@@ -11,7 +11,7 @@ import type {
   Role,
   ServiceRecord,
 } from "../core/types.js";
-import type { ApiKeyRow, AuditCheckpointRow, AuditRow, NonceRow, ServiceRow } from "./schema.js";
+import type { ApiKeyRow, AuditCheckpointRow, AuditRow, NonceRow, NonceStateRow, ServiceRow } from "./schema.js";
 
 /** Mapping between domain records and rows, shared by both dialects. Pure. */
 
@@ -126,6 +126,11 @@ export function nonceFromRow(r: NonceRow): NonceRecord {
     expiresAt: r.expires_at,
     revokedAt: r.revoked_at,
   };
+}
+
+/** The mutable columns a status is decided on (Store.getNonceStatus). */
+export function stateFromRow(r: NonceStateRow): Pick<NonceRecord, "revokedAt" | "expiresAt" | "uses" | "maxUses"> {
+  return { revokedAt: r.revoked_at, expiresAt: r.expires_at, uses: r.uses, maxUses: r.max_uses };
 }
 
 /** An audit_events row as inserted; `issued_by` is derived in SQL from `nonce_id`, so it is left out here. */

@@ -45,6 +45,9 @@ export interface NonceRow {
   revoked_at: number | null;
 }
 
+/** The columns Store.getNonceStatus reads. */
+export type NonceStateRow = Pick<NonceRow, "revoked_at" | "expires_at" | "uses" | "max_uses">;
+
 export interface AuditRow {
   seq: number;
   id: string;

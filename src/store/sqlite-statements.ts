@@ -9,6 +9,7 @@ const SQL = {
   nonceForUse: "SELECT rowid AS row_id, * FROM nonces WHERE token_key = ?",
   countUse: "UPDATE nonces SET uses = uses + 1 WHERE rowid = ?",
   nonceByKey: "SELECT * FROM nonces WHERE token_key = ?",
+  nonceStateByKey: "SELECT revoked_at, expires_at, uses, max_uses FROM nonces WHERE token_key = ?",
   nonceById: "SELECT * FROM nonces WHERE id = ?",
   revokeOne: "UPDATE nonces SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING *",
   insertNonce: `INSERT INTO nonces (id, token_key, service, scopes, routes, agent, task, max_uses, uses, constraints,

@@ -22,8 +22,9 @@ import {
   pageOf,
   serviceFromRow,
   serviceToRow,
+  stateFromRow,
 } from "./rows.js";
-import type { ApiKeyRow, AuditRow, Database, NonceRow, ServiceRow } from "./schema.js";
+import type { ApiKeyRow, AuditRow, Database, NonceRow, NonceStateRow, ServiceRow } from "./schema.js";
 import { AuditIndexer, pruneAuditRows } from "./sqlite-audit-index.js";
 import { groupCommit, type TxState, writeTx } from "./sqlite-batch.js";
 import { SqliteChain } from "./sqlite-chain.js";
@@ -270,6 +271,11 @@ export async function createSqliteStore(
     async getNonceByKey(key) {
       const row = S().nonceByKey.get(key) as NonceRow | undefined;
       return row ? nonceFromRow(row) : undefined;
+    },
+
+    async getNonceStatus(key, now) {
+      const row = S().nonceStateByKey.get(key) as NonceStateRow | undefined;
+      return row ? nonceStatus(stateFromRow(row), now) : undefined;
     },
 
     async listNonces(filter, page, now) {

@@ -358,6 +358,27 @@ describe.each(dialects)("store conformance ($name)", (d) => {
       expect(verifyChain(await allEvents(store)).ok).toBe(true);
     });
 
+    it("getNonceStatus reads the live status by token key, without writing anything", async () => {
+      const n = nonce({ maxUses: 1, expiresAt: T0 + MIN });
+      const revoked = nonce({ expiresAt: T0 + MIN });
+      await put(store, n);
+      await put(store, revoked);
+      const head = await store.auditHead();
+      expect(await store.getNonceStatus(n.tokenKey, T0)).toBe("active");
+      expect(await store.getNonceStatus(n.tokenKey, T0 + MIN - 1)).toBe("active");
+      expect(await store.getNonceStatus(n.tokenKey, T0 + MIN)).toBe("expired"); // expires_at is exclusive
+      expect(await store.getNonceStatus(tokenKey(generateToken("an", T0)), T0)).toBeUndefined();
+      expect(await store.auditHead()).toEqual(head);
+
+      expect((await store.consumeNonce(n.tokenKey, T0, used, rejected)).ok).toBe(true);
+      expect(await store.getNonceStatus(n.tokenKey, T0)).toBe("exhausted");
+      await store.revokeNonce(revoked.id, T0, (r) => draft("nonce.revoked", { nonceId: r.id }));
+      // Not cached anywhere: the revocation shows on the next read. Precedence as nonceStatus: revoked first.
+      expect(await store.getNonceStatus(revoked.tokenKey, T0)).toBe("revoked");
+      expect(await store.getNonceStatus(revoked.tokenKey, T0 + MIN)).toBe("revoked");
+      expect(await store.getNonceStatus(n.tokenKey, T0 + MIN)).toBe("exhausted");
+    });
+
     it("consumeNonce is atomic: 40 concurrent uses of a max_uses:5 nonce give exactly 5 ok and 35 exhausted", async () => {
       const n = nonce({ maxUses: 5 });
       await put(store, n);

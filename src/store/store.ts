@@ -104,6 +104,13 @@ export interface Store {
    * before consuming, so a scope-denied request never counts a use. Never use its state fields for decisions:
    * consumeNonce re-checks. */
   getNonceByKey(tokenKey: Buffer): Promise<NonceRecord | undefined>;
+  /**
+   * The status at `now` of the nonce with this token key, or undefined when there is none: one indexed read of
+   * four columns, no transaction. The gateway reads it before answering a request it is about to deny (scope,
+   * concurrency, rate, constraints), so a dead nonce gets its own 401 (SECURITY.md rule 14). Never grounds for
+   * admitting a request: consumeNonce re-checks atomically.
+   */
+  getNonceStatus(tokenKey: Buffer, now: number): Promise<NonceStatus | undefined>;
   listNonces(filter: NonceFilter, page: PageRequest, now: number): Promise<Page<NonceRecord>>;
   /**
    * The gateway's atomic check-and-count: looks the nonce up by token key and, only if it is active at `now`
