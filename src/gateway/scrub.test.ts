@@ -115,6 +115,22 @@ describe("Scrubber: every usual re-encoding, every offset, every split point (ru
     expect(run(`a${mixed}b`, []).out).toBe(`a${REDACTION_MARKER}b`);
   });
 
+  it("a secret starting with a character that has several spellings (no literal anchor) is found in each form", () => {
+    for (const lead of ["/", "+", "=", "&", " "]) {
+      const odd = `${lead}FAKE_${lead}key`;
+      const n = buildNeedles([Buffer.from(odd)]);
+      for (const [, enc] of [
+        ["raw", odd],
+        ["percent", encodeURIComponent(odd)],
+        ["JSON \\/", JSON.stringify(odd).slice(1, -1).replaceAll("/", "\\/")],
+        ["HTML hex", each(odd, (c) => `&#x${hex(c)};`)],
+      ]) {
+        for (let cut = 0; cut <= enc.length + 2; cut++)
+          expect(run(`a${enc}b`, [cut], n).out).toBe(`a${REDACTION_MARKER}b`);
+      }
+    }
+  });
+
   it("leaves text without the secret alone: entities, escapes and base64 of other data pass unchanged", () => {
     const text = `a &amp; b %2F c \\/ d \\u0026 e ${Buffer.from("other data").toString("base64")} sk_test_OTHER`;
     for (let cut = 0; cut <= text.length; cut++) expect(run(text, [cut]).out).toBe(text);

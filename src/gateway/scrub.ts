@@ -58,9 +58,25 @@ function cmpAlt(buf: Uint8Array, s: number, alt: Uint8Array): number {
 export function matchAt(needle: Uint8Array, buf: Uint8Array, at: number): number {
   const len = needle.length;
   const n = buf.length;
+  // Fast path (most candidates fail here, without allocating): the leading bytes that have one spelling.
+  let s = at;
+  let k = 0;
+  for (; k < len; k++) {
+    const b = needle[k] as number;
+    if (PLAIN[b] === 0) break;
+    if (s >= n) return PARTIAL;
+    if (buf[s] !== b) return NONE;
+    s++;
+  }
+  return k === len ? s : matchFrom(needle, k, buf, s);
+}
+
+function matchFrom(needle: Uint8Array, from: number, buf: Uint8Array, at: number): number {
+  const len = needle.length;
+  const n = buf.length;
   let states: number[] = [at];
   let partial = false;
-  for (let k = 0; k < len; k++) {
+  for (let k = from; k < len; k++) {
     const b = needle[k] as number;
     if (states.length === 1 && PLAIN[b] === 1) {
       const s = states[0] as number;
@@ -94,10 +110,15 @@ export class Scrubber {
   /** Occurrences redacted so far. */
   found = 0;
   private carry: Buffer | null = null;
-  /** firstByte[c] = 1 when some needle, in some spelling, can start with byte c. */
+  /** Needles whose leading bytes have one spelling: found by `indexOf` of that run (a view, not a copy). */
+  private readonly anchors: { idx: number; run: Uint8Array }[] = [];
+  /** firstByte[c] = 1 when some needle, in some spelling, can start with byte c; byFirst[c] lists them. */
   private readonly firstByte = new Uint8Array(256);
-  /** byFirst[c]: indexes of those needles. */
   private readonly byFirst: number[][] = [];
+  /** The same for the needles without an anchor (first byte has several spellings): scanned byte by byte. */
+  private readonly scanFirst = new Uint8Array(256);
+  private readonly scanBy: number[][] = [];
+  private readonly scanned: boolean;
   /** The longest span a match can cover. */
   private readonly window: number;
   private matchStart = 0;
@@ -105,20 +126,24 @@ export class Scrubber {
 
   constructor(private readonly needles: readonly Uint8Array[]) {
     let window = 0;
+    let scanned = false;
     needles.forEach((needle, idx) => {
       let span = 0;
       for (const b of needle) span += MAX_SPELLING[b] as number;
       window = Math.max(window, span);
+      let run = 0;
+      while (run < needle.length && PLAIN[needle[run] as number] === 1) run++;
+      if (run > 0) this.anchors.push({ idx, run: needle.subarray(0, run) });
+      else scanned = true;
       const starts = new Set<number>();
       for (const alt of ALTERNATIVES[needle[0] as number] ?? []) starts.add(alt[0] as number);
       for (const c of starts) {
-        this.firstByte[c] = 1;
-        const list = this.byFirst[c] ?? [];
-        list.push(idx);
-        this.byFirst[c] = list;
+        index(this.firstByte, this.byFirst, c, idx);
+        if (run === 0) index(this.scanFirst, this.scanBy, c, idx);
       }
     });
     this.window = window;
+    this.scanned = scanned;
   }
 
   push(chunk: Buffer): Buffer {
@@ -165,23 +190,42 @@ export class Scrubber {
 
   /** Leftmost match at or after `from` (longest at that start) into matchStart/matchEnd. */
   private find(buf: Buffer, from: number): boolean {
-    const firstByte = this.firstByte;
-    const n = buf.length;
-    for (let i = from; i < n; i++) {
-      const c = buf[i] as number;
-      if (firstByte[c] === 0) continue;
-      let best = -1;
-      for (const idx of this.byFirst[c] as number[]) {
-        const e = matchAt(this.needles[idx] as Uint8Array, buf, i);
-        if (e > best) best = e;
-      }
-      if (best >= 0) {
-        this.matchStart = i;
-        this.matchEnd = best;
-        return true;
+    let best = -1;
+    let bestEnd = -1;
+    for (const { idx, run } of this.anchors) {
+      const needle = this.needles[idx] as Uint8Array;
+      for (let at = buf.indexOf(run, from); at !== -1 && (best === -1 || at <= best); at = buf.indexOf(run, at + 1)) {
+        const e = matchAt(needle, buf, at);
+        if (e < 0) continue;
+        if (best === -1 || at < best || e > bestEnd) {
+          best = at;
+          bestEnd = e;
+        }
+        break;
       }
     }
-    return false;
+    if (this.scanned) {
+      const scanFirst = this.scanFirst;
+      const limit = best === -1 ? buf.length : best + 1;
+      for (let i = from; i < limit; i++) {
+        const c = buf[i] as number;
+        if (scanFirst[c] === 0) continue;
+        let found = false;
+        for (const idx of this.scanBy[c] as number[]) {
+          const e = matchAt(this.needles[idx] as Uint8Array, buf, i);
+          if (e >= 0 && (best === -1 || i < best || e > bestEnd)) {
+            best = i;
+            bestEnd = e;
+            found = true;
+          }
+        }
+        if (found) break;
+      }
+    }
+    if (best === -1) return false;
+    this.matchStart = best;
+    this.matchEnd = bestEnd;
+    return true;
   }
 
   /** Length of the longest suffix of buf[from..] that could still become a match. */
@@ -196,6 +240,13 @@ export class Scrubber {
     }
     return 0;
   }
+}
+
+function index(table: Uint8Array, lists: number[][], c: number, idx: number): void {
+  table[c] = 1;
+  const list = lists[c] ?? [];
+  list.push(idx);
+  lists[c] = list;
 }
 
 /** True when a header value contains any needle (see Scrubber.leaks). */
