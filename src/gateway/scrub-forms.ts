@@ -97,6 +97,18 @@ export const ALTERNATIVES: readonly (readonly Uint8Array[])[] = Array.from({ len
   spellings(b).map((s) => Uint8Array.from(Buffer.from(s, "latin1"))),
 );
 
+/** `BY_FIRST_BYTE[b][c]`: the spellings of byte b that start with byte c (a match attempt tries only those). */
+export const BY_FIRST_BYTE: readonly (readonly (readonly Uint8Array[] | undefined)[])[] = ALTERNATIVES.map((alts) => {
+  const table: Uint8Array[][] = [];
+  for (const alt of alts) {
+    const c = alt[0] as number;
+    const list = table[c] ?? [];
+    list.push(alt);
+    table[c] = list;
+  }
+  return table;
+});
+
 /** 1 when byte b has only its raw spelling. */
 export const PLAIN: Uint8Array = Uint8Array.from({ length: 256 }, (_, b) => (isPlain(b) ? 1 : 0));
 

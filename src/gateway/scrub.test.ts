@@ -115,16 +115,17 @@ describe("Scrubber: every usual re-encoding, every offset, every split point (ru
     expect(run(`a${mixed}b`, []).out).toBe(`a${REDACTION_MARKER}b`);
   });
 
-  it("a secret starting with a character that has several spellings (no literal anchor) is found in each form", () => {
-    for (const lead of ["/", "+", "=", "&", " "]) {
+  it("a secret starting with one or two characters that have several spellings is found in each form", () => {
+    for (const lead of ["/", "+", "=", "&", " ", "/+", "&="]) {
       const odd = `${lead}FAKE_${lead}key`;
       const n = buildNeedles([Buffer.from(odd)]);
-      for (const [, enc] of [
-        ["raw", odd],
-        ["percent", encodeURIComponent(odd)],
-        ["JSON \\/", JSON.stringify(odd).slice(1, -1).replaceAll("/", "\\/")],
-        ["HTML hex", each(odd, (c) => `&#x${hex(c)};`)],
-      ]) {
+      const encodings = [
+        odd,
+        encodeURIComponent(odd),
+        JSON.stringify(odd).slice(1, -1).replaceAll("/", "\\/"),
+        each(odd, (c) => `&#x${hex(c)};`),
+      ];
+      for (const enc of encodings) {
         for (let cut = 0; cut <= enc.length + 2; cut++)
           expect(run(`a${enc}b`, [cut], n).out).toBe(`a${REDACTION_MARKER}b`);
       }

@@ -1,4 +1,4 @@
-import { ALTERNATIVES, MAX_SPELLING, PLAIN } from "./scrub-forms.js";
+import { ALTERNATIVES, BY_FIRST_BYTE, MAX_SPELLING, PLAIN } from "./scrub-forms.js";
 
 export { buildNeedles, wipeNeedles } from "./scrub-forms.js";
 
@@ -25,9 +25,11 @@ export { buildNeedles, wipeNeedles } from "./scrub-forms.js";
  * that *starts* inside the secret cannot be recognised at all, which is why partial responses are refused
  * (headers.ts strips `Range`, respond.ts blocks 206 and `Content-Range`).
  *
- * Search strategy: one pass over the bytes with a first-byte table (which needles can start at a byte, in any
- * spelling), then a match attempt per candidate. Measured against one `indexOf` per needle spelling in
- * scripts/bench/scrub.mjs (see its header for the figures).
+ * Search: native `indexOf` of each needle's longest leading run of single-spelling bytes, then a match attempt
+ * in any spelling at each hit. A needle whose first two bytes both have several spellings (rare) is scanned with a
+ * first-byte table instead. scripts/bench/scrub.mjs measures this against a one-pass first-byte scan for all
+ * needles (4-5x slower at 16-256 KiB: a JS loop over every byte) and against one `indexOf` per needle spelled
+ * out in each encoder's style (3x slower); its header has the figures.
  */
 
 export const REDACTION_MARKER = "[REDACTED by agent-nonce]";
@@ -71,20 +73,45 @@ export function matchAt(needle: Uint8Array, buf: Uint8Array, at: number): number
   return k === len ? s : matchFrom(needle, k, buf, s);
 }
 
+/** From needle[k] on: one text offset while only one spelling matches (the usual case), else matchSet. */
 function matchFrom(needle: Uint8Array, from: number, buf: Uint8Array, at: number): number {
   const len = needle.length;
   const n = buf.length;
-  let states: number[] = [at];
+  let s = at;
   let partial = false;
   for (let k = from; k < len; k++) {
     const b = needle[k] as number;
-    if (states.length === 1 && PLAIN[b] === 1) {
-      const s = states[0] as number;
-      if (s >= n) return PARTIAL;
+    if (s >= n) return PARTIAL;
+    if (PLAIN[b] === 1) {
       if (buf[s] !== b) return partial ? PARTIAL : NONE;
-      states[0] = s + 1;
+      s++;
       continue;
     }
+    const alts = BY_FIRST_BYTE[b]?.[buf[s] as number];
+    if (alts === undefined) return partial ? PARTIAL : NONE;
+    let next = -1;
+    for (const alt of alts) {
+      const r = cmpAlt(buf, s, alt);
+      if (r === 0) partial = true;
+      else if (r === 1) {
+        // Two spellings both match here (`&` and `&amp;` when the text has `&amp;`): follow every path.
+        if (next !== -1 && next !== s + alt.length) return matchSet(needle, k, buf, s, partial);
+        next = s + alt.length;
+      }
+    }
+    if (next === -1) return partial ? PARTIAL : NONE;
+    s = next;
+  }
+  return s;
+}
+
+/** The general case: the set of text offsets reachable so far, from needle[from] at offset `at`. */
+function matchSet(needle: Uint8Array, from: number, buf: Uint8Array, at: number, partialSoFar: boolean): number {
+  const len = needle.length;
+  let states: number[] = [at];
+  let partial = partialSoFar;
+  for (let k = from; k < len; k++) {
+    const b = needle[k] as number;
     const next: number[] = [];
     for (const s of states) {
       for (const alt of ALTERNATIVES[b] as readonly Uint8Array[]) {
@@ -110,8 +137,11 @@ export class Scrubber {
   /** Occurrences redacted so far. */
   found = 0;
   private carry: Buffer | null = null;
-  /** Needles whose leading bytes have one spelling: found by `indexOf` of that run (a view, not a copy). */
-  private readonly anchors: { idx: number; run: Uint8Array }[] = [];
+  /**
+   * Found by `indexOf` of a run of single-spelling bytes (a view of the needle, not a copy): the leading run, or
+   * when the first byte has several spellings (`lead`), the run after it, each spelling then tried before it.
+   */
+  private readonly anchors: { idx: number; run: Uint8Array; lead: boolean }[] = [];
   /** firstByte[c] = 1 when some needle, in some spelling, can start with byte c; byFirst[c] lists them. */
   private readonly firstByte = new Uint8Array(256);
   private readonly byFirst: number[][] = [];
@@ -131,9 +161,12 @@ export class Scrubber {
       let span = 0;
       for (const b of needle) span += MAX_SPELLING[b] as number;
       window = Math.max(window, span);
-      let run = 0;
-      while (run < needle.length && PLAIN[needle[run] as number] === 1) run++;
-      if (run > 0) this.anchors.push({ idx, run: needle.subarray(0, run) });
+      const lead = PLAIN[needle[0] as number] === 0;
+      const from = lead ? 1 : 0;
+      let end = from;
+      while (end < needle.length && PLAIN[needle[end] as number] === 1) end++;
+      const run = end - from;
+      if (run > 0) this.anchors.push({ idx, run: needle.subarray(from, end), lead });
       else scanned = true;
       const starts = new Set<number>();
       for (const alt of ALTERNATIVES[needle[0] as number] ?? []) starts.add(alt[0] as number);
@@ -192,16 +225,21 @@ export class Scrubber {
   private find(buf: Buffer, from: number): boolean {
     let best = -1;
     let bestEnd = -1;
-    for (const { idx, run } of this.anchors) {
+    for (const { idx, run, lead } of this.anchors) {
       const needle = this.needles[idx] as Uint8Array;
-      for (let at = buf.indexOf(run, from); at !== -1 && (best === -1 || at <= best); at = buf.indexOf(run, at + 1)) {
-        const e = matchAt(needle, buf, at);
-        if (e < 0) continue;
-        if (best === -1 || at < best || e > bestEnd) {
-          best = at;
-          bestEnd = e;
+      const back = lead ? (MAX_SPELLING[needle[0] as number] as number) : 0;
+      for (let q = buf.indexOf(run, from); q !== -1 && (best === -1 || q - back <= best); ) {
+        // Where the match would start: at the run, or one spelling of the first byte before it.
+        for (const alt of lead ? (ALTERNATIVES[needle[0] as number] as readonly Uint8Array[]) : [EMPTY]) {
+          const at = q - alt.length;
+          if (at < from || (lead && buf.compare(alt, 0, alt.length, at, q) !== 0)) continue;
+          const e = matchAt(needle, buf, at);
+          if (e >= 0 && (best === -1 || at < best || (at === best && e > bestEnd))) {
+            best = at;
+            bestEnd = e;
+          }
         }
-        break;
+        q = buf.indexOf(run, q + 1);
       }
     }
     if (this.scanned) {
