@@ -25,7 +25,7 @@ export { buildNeedles, wipeNeedles } from "./scrub-forms.js";
  * that *starts* inside the secret cannot be recognised at all, which is why partial responses are refused
  * (headers.ts strips `Range`, respond.ts blocks 206 and `Content-Range`).
  *
- * Search: native `indexOf` of each needle's longest leading run of single-spelling bytes, then a match attempt
+ * Search: native `indexOf` of each needle's leading run of single-spelling bytes, then a match attempt
  * in any spelling at each hit. A needle whose first two bytes both have several spellings (rare) is scanned with a
  * first-byte table instead. scripts/bench/scrub.mjs measures this against a one-pass first-byte scan for all
  * needles (4-5x slower at 16-256 KiB: a JS loop over every byte) and against one `indexOf` per needle spelled
