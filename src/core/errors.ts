@@ -33,6 +33,7 @@ export const ERROR_CODES = [
   "headers_too_large",
   "upstream_error",
   "upstream_timeout",
+  "response_blocked",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -74,6 +75,7 @@ export function httpStatus(code: ErrorCode): number {
     case "internal":
       return 500;
     case "upstream_error":
+    case "response_blocked":
       return 502;
     case "unavailable":
       return 503;

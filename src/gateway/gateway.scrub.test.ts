@@ -112,7 +112,7 @@ describe("response scrubbing (redact, not block)", () => {
       res.end(String(req.headers.authorization));
     });
     expect(r.status).toBe(502);
-    expect(r.headers["x-agent-nonce-error"]).toBe("upstream_error");
+    expect(r.headers["x-agent-nonce-error"]).toBe("response_blocked");
   });
 
   it("drops a response header carrying the secret (including a redirect Location with a query key)", async () => {

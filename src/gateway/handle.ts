@@ -330,7 +330,7 @@ export function createHandler(
       }
       case "blocked":
         m.secretsScrubbed.inc({ service: f.service, action: "blocked" });
-        reject(f, "upstream_error", "the upstream used a content-encoding the gateway cannot inspect");
+        reject(f, "response_blocked", outcome.reason);
         return completed(f, res.statusCode, 0);
       case "relayed":
         if (outcome.scrubbed > 0) m.secretsScrubbed.inc({ service: f.service, action: "redacted" }, outcome.scrubbed);

@@ -14,6 +14,11 @@
  * Framing: `Transfer-Encoding` together with `Content-Length` is rejected (request smuggling); a
  * `Transfer-Encoding` other than `chunked` is rejected; the header itself is never forwarded (undici frames the
  * streamed body itself). Values with CR, LF, NUL or other control characters are rejected, never re-serialised.
+ *
+ * Partial requests (rule 13): `Range` and `If-Range` are never forwarded. Every service has a credential, and a
+ * partial body can start or end inside an echoed secret, where the scrubber cannot recognise it: two ranges
+ * chosen by the agent would hand the secret back in pieces. The relay also blocks any 206 or `Content-Range`
+ * response (respond.ts), so an upstream that sends a partial body unasked is not relayed either.
  */
 
 /** Forwarded request headers, lower-case. Chosen for what official SDKs of common APIs send. */
@@ -26,13 +31,11 @@ export const FORWARDED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
   "content-length",
   "content-encoding",
   "content-language",
-  // conditional and partial requests
+  // conditional requests (not `Range`/`If-Range`: see below)
   "if-match",
   "if-none-match",
   "if-modified-since",
   "if-unmodified-since",
-  "if-range",
-  "range",
   "cache-control",
   // identification, idempotency, tracing
   "user-agent",
@@ -72,6 +75,8 @@ const NEVER_FORWARDED: ReadonlySet<string> = new Set([
   "upgrade",
   "host",
   "expect",
+  "range",
+  "if-range",
 ]);
 
 const ACCEPTED_CODINGS: ReadonlySet<string> = new Set(["gzip", "x-gzip", "deflate", "br", "identity"]);

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import type { Dispatcher } from "undici";
 import { HOP_BY_HOP_RESPONSE } from "./headers.js";
-import { headerLeaks, Scrubber } from "./scrub.js";
+import { Scrubber } from "./scrub.js";
 
 /**
  * The upstream's response, relayed to the agent through the secret scrubber (rule 7). This is an undici
@@ -15,8 +15,12 @@ import { headerLeaks, Scrubber } from "./scrub.js";
  *   body is in, so an upstream that fails half-way gets a clean 502 instead of a truncated answer.
  * - streamed (identity, no or a larger declared length, SSE): each chunk is scrubbed and written as it arrives,
  *   with backpressure both ways; only a tail that could still become a match is held back, so SSE is not delayed.
- * - compressed (gzip, deflate, br): decoded so it can be scrubbed, then streamed as identity. Any other
- *   encoding cannot be inspected and is blocked (the caller answers 502).
+ * - compressed (gzip, deflate, br, also stacked: `gzip, br` or one `Content-Encoding` header per coding): every
+ *   coding is undone, last applied first, so the body can be scrubbed, then streamed as identity.
+ * Blocked (rule 13: nothing is sent, the caller answers 502 `response_blocked`), because it could not be scrubbed
+ * safely: a partial response (206 or any `Content-Range`: it can start inside the secret, see headers.ts), a
+ * content-coding the gateway does not decode or more than MAX_CODINGS of them, and a transfer-coding other than
+ * `chunked` (undici removes the chunking but would hand over a `gzip` transfer-coding still compressed).
  * Streamed bodies lose `Content-Length` (redaction can change the length; node sends them chunked).
  * Redirects are handed back untouched (rule 3) apart from header scrubbing: a header carrying the secret, a
  * `Location` included, is dropped.
@@ -24,11 +28,14 @@ import { headerLeaks, Scrubber } from "./scrub.js";
 
 export const SMALL_BODY_BYTES = 64 * 1024;
 
+/** Stacked content-codings decoded at most (real servers send one; each adds a decompressor). */
+export const MAX_CODINGS = 3;
+
 export type RelayOutcome =
   /** Nothing was written to the agent: the caller answers with an error. */
   | { kind: "failed"; error: unknown }
-  /** The upstream used an encoding the gateway cannot decode: nothing was sent, the caller answers 502. */
-  | { kind: "blocked"; scrubbed: number }
+  /** The response could not be scrubbed safely: nothing was sent, the caller answers 502 `response_blocked`. */
+  | { kind: "blocked"; scrubbed: number; reason: string }
   | {
       kind: "relayed";
       status: number;
@@ -40,21 +47,44 @@ export type RelayOutcome =
 
 type Decoder = ReturnType<typeof createGunzip>;
 
-function decoderFor(encoding: string): Decoder | null | undefined {
-  switch (encoding.trim().toLowerCase()) {
-    case "":
-    case "identity":
-      return null;
-    case "gzip":
-    case "x-gzip":
-      return createGunzip();
-    case "deflate":
-      return createInflate();
-    case "br":
-      return createBrotliDecompress();
-    default:
-      return undefined;
+const DECODERS: Record<string, () => Decoder> = {
+  gzip: createGunzip,
+  "x-gzip": createGunzip,
+  deflate: createInflate,
+  br: createBrotliDecompress,
+};
+
+function tokens(value: string | string[] | undefined): string[] {
+  const out: string[] = [];
+  for (const v of Array.isArray(value) ? value : [value ?? ""]) {
+    for (const t of v.split(",")) {
+      const name = t.trim().toLowerCase();
+      if (name !== "" && name !== "identity") out.push(name);
+    }
   }
+  return out;
+}
+
+/**
+ * The decoders that undo `Content-Encoding` (a string, or an array when the header was repeated), in the order
+ * the body must pass through them (the last coding applied is undone first); null when one cannot be decoded.
+ */
+export function decodersFor(value: string | string[] | undefined): Decoder[] | null {
+  const codings = tokens(value);
+  if (codings.length > MAX_CODINGS || codings.some((c) => !Object.hasOwn(DECODERS, c))) return null;
+  return codings.reverse().map((c) => (DECODERS[c] as () => Decoder)());
+}
+
+/** Why a response head cannot be relayed safely, or null. `hasBody` is false for HEAD, 204 and 304. */
+function unscrubbable(status: number, src: IncomingHttpHeaders, hasBody: boolean): string | null {
+  if (status === 206 || src["content-range"] !== undefined) {
+    return "the upstream sent a partial response, which the gateway cannot scrub";
+  }
+  if (!hasBody) return null;
+  if (tokens(src["transfer-encoding"]).some((t) => t !== "chunked")) {
+    return "the upstream used a transfer-encoding the gateway cannot inspect";
+  }
+  return null;
 }
 
 /** Thrown (as the `failed` outcome's error) when node refuses a header the upstream sent. */
@@ -82,14 +112,15 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
   private bytes = 0;
   private readonly scrubber: Scrubber;
   private chunks: Buffer[] = [];
-  private decoder: Decoder | null = null;
+  /** The decoder chain: the body is written to the first, scrubbed from the last. */
+  private decoders: Decoder[] = [];
   private clientGone = false;
   private broken = false;
 
   constructor(
     private readonly res: ServerResponse,
     private readonly method: string,
-    private readonly needles: readonly Buffer[],
+    needles: readonly Buffer[],
   ) {
     this.scrubber = new Scrubber(needles);
     this.outcome = new Promise((resolve) => {
@@ -118,14 +149,14 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
     this.clientGone = true;
     const gone = new ClientGone("the agent closed the connection");
     this.controller?.abort(gone);
-    this.decoder?.destroy();
+    this.destroyDecoders();
     if (this.mode === "stream" || this.mode === "decode") this.relayed();
     else this.settle({ kind: "failed", error: gone });
     this.mode = "done";
   };
 
   private readonly onDrain = () => {
-    if (this.mode === "decode") this.decoder?.resume();
+    if (this.mode === "decode") this.decoders.at(-1)?.resume();
     else this.controller?.resume();
   };
 
@@ -141,7 +172,13 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
     this.status = status;
     const out = this.filterHeaders(src);
     this.headers = out;
-    if (this.method === "HEAD" || status === 204 || status === 304) {
+    const hasBody = !(this.method === "HEAD" || status === 204 || status === 304);
+    const unsafe = unscrubbable(status, src, hasBody);
+    if (unsafe !== null) {
+      this.block(controller, unsafe);
+      return;
+    }
+    if (!hasBody) {
       // No body to relay; whatever the upstream sends after the head is dropped.
       this.mode = "done";
       if (this.writeHead(controller)) {
@@ -150,39 +187,52 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
       }
       return;
     }
-    const encoding = typeof out["content-encoding"] === "string" ? out["content-encoding"] : "";
-    const decoder = decoderFor(encoding);
-    if (decoder === undefined) {
-      this.mode = "done";
-      controller.abort(new Error("unsupported content-encoding"));
-      this.settle({ kind: "blocked", scrubbed: this.scrubbed });
+    // From the upstream's own head: a dropped (leaking) Content-Encoding must not make a body look like identity.
+    const decoders = decodersFor(src["content-encoding"]);
+    if (decoders === null) {
+      this.block(controller, "the upstream used a content-encoding the gateway cannot inspect");
       return;
     }
     const declared = typeof out["content-length"] === "string" ? Number(out["content-length"]) : Number.NaN;
     delete out["content-length"];
-    if (decoder === null && declared >= 0 && declared <= SMALL_BODY_BYTES) {
+    delete out["content-encoding"];
+    if (decoders.length === 0 && declared >= 0 && declared <= SMALL_BODY_BYTES) {
       this.mode = "small";
       return;
     }
-    if (decoder) {
-      delete out["content-encoding"];
-      this.decoder = decoder;
-    }
+    this.decoders = decoders;
     if (!this.writeHead(controller)) return;
     this.res.on("drain", this.onDrain);
-    if (decoder === null) {
+    const first = decoders[0];
+    const last = decoders.at(-1);
+    if (first === undefined || last === undefined) {
       this.mode = "stream";
       return;
     }
     this.mode = "decode";
-    decoder.on("drain", () => this.controller?.resume());
-    decoder.on("data", (chunk: Buffer) => {
-      if (!this.send(chunk)) decoder.pause();
+    for (let i = 0; i + 1 < decoders.length; i++) (decoders[i] as Decoder).pipe(decoders[i + 1] as Decoder);
+    first.on("drain", () => this.controller?.resume());
+    last.on("data", (chunk: Buffer) => {
+      if (!this.send(chunk)) last.pause();
     });
-    decoder.once("end", () => this.finishStream());
-    decoder.once("error", () => {
-      if (this.mode === "decode") this.breakStream();
-    });
+    last.once("end", () => this.finishStream());
+    for (const d of decoders) {
+      d.once("error", () => {
+        if (this.mode === "decode") this.breakStream();
+      });
+    }
+  }
+
+  /** Nothing has been written: the upstream's response is dropped and the caller answers 502. */
+  private block(controller: Dispatcher.DispatchController, reason: string): void {
+    this.mode = "done";
+    // Settled first: abort() reports back through onResponseError at once, which would settle as "failed".
+    this.settle({ kind: "blocked", scrubbed: this.scrubbed, reason });
+    controller.abort(new Error("response blocked"));
+  }
+
+  private destroyDecoders(): void {
+    for (const d of this.decoders) d.destroy();
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -193,9 +243,11 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
       case "stream":
         if (!this.send(chunk)) controller.pause();
         return;
-      case "decode":
-        if (this.decoder && !this.decoder.write(chunk)) controller.pause();
+      case "decode": {
+        const first = this.decoders[0];
+        if (first && !first.write(chunk)) controller.pause();
         return;
+      }
       default:
         return;
     }
@@ -221,7 +273,7 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
         this.finishStream();
         return;
       case "decode":
-        this.decoder?.end();
+        this.decoders[0]?.end();
         return;
       default:
         return;
@@ -267,7 +319,7 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
     this.broken = true;
     this.mode = "done";
     this.controller?.abort(new Error("relay stopped"));
-    this.decoder?.destroy();
+    this.destroyDecoders();
     this.res.destroy();
     this.relayed();
   }
@@ -286,10 +338,10 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
       const value = src[name];
       if (value === undefined || HOP_BY_HOP_RESPONSE.has(name) || named?.includes(name)) continue;
       if (Array.isArray(value)) {
-        const kept = value.filter((v) => !headerLeaks(v, this.needles));
+        const kept = value.filter((v) => !this.scrubber.leaks(v));
         this.scrubbed += value.length - kept.length;
         if (kept.length > 0) out[name] = kept;
-      } else if (headerLeaks(value, this.needles)) {
+      } else if (this.scrubber.leaks(value)) {
         this.scrubbed++;
       } else {
         out[name] = value;
@@ -305,7 +357,7 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
       return true;
     } catch {
       this.mode = "done";
-      this.decoder?.destroy();
+      this.destroyDecoders();
       controller.abort(new Error("unrelayable response"));
       this.settle({ kind: "failed", error: new UnrelayableResponse("the upstream sent a response head node refuses") });
       return false;

@@ -1,82 +1,182 @@
+import { ALTERNATIVES, BY_FIRST_BYTE, MAX_SPELLING, PLAIN } from "./scrub-forms.js";
+
+export { buildNeedles, wipeNeedles } from "./scrub-forms.js";
+
 /**
- * SECURITY.md rule 7: the injected secret never reaches the agent, even when an upstream echoes the request
- * (a debug endpoint, an error message quoting the header, a redirect URL carrying a query key).
+ * SECURITY.md rules 7 and 13: the injected secret never reaches the agent, even when an upstream echoes the
+ * request (a debug endpoint, an error message quoting the header, a redirect URL carrying a query key).
  *
  * Decision: REDACT, not block. In a body every occurrence is replaced by the fixed marker `REDACTION_MARKER`
  * (the response keeps flowing, so a long SSE stream is not torn down by one echo, and the agent sees that
  * something was removed); a response header whose value contains the secret is dropped entirely. Both count in
- * `agent_nonce_gateway_secret_scrubbed_total{action="redacted"}`. A body whose encoding the gateway cannot decode
- * is blocked instead (502), because it could not be scrubbed.
+ * `agent_nonce_gateway_secret_scrubbed_total{action="redacted"}`. A response the gateway cannot scrub safely (an
+ * encoding it cannot decode, a partial body) is blocked instead (respond.ts, 502 `response_blocked`).
  *
- * What is searched ("needles"): the raw secret; its standard and URL-safe base64 at each of the three byte
- * alignments (so it is found inside a longer base64 string such as an encoded `Authorization` header); its
- * percent-encoded and JSON-escaped forms when they differ; for basic auth the `user:pass` pair, its base64 and the
- * password alone. Matching works on bytes across chunk boundaries: only a tail that could still become a match is
- * held back, so a streamed response (SSE) is not delayed when its chunks end in ordinary text.
+ * What is searched: the needles of scrub-forms.ts, each byte in any of its usual spellings (percent, JSON, HTML
+ * escapes). Matching works on bytes across chunk boundaries: only a tail that could still become a match is held
+ * back, so a streamed response (SSE) is not delayed when its chunks end in ordinary text.
+ *
+ * The end of a body: a held-back tail that is a prefix of a needle of at least `TAIL_REDACT_BYTES` bytes is
+ * redacted, not released. A body (or header value) cut inside an echo of the secret (an upstream that truncates
+ * a quoted header, a preview field) would otherwise hand back its start. A cut can only show the secret's
+ * *leading* bytes (every needle form starts with them), so whatever the cut position, at most the first three
+ * bytes go out: for real API keys that is their public type prefix (`sk_`, `ghp`, `xox`, `AKI`). A shorter
+ * threshold would redact ordinary bodies whose last byte or two happen to equal the secret's first ones. A body
+ * that *starts* inside the secret cannot be recognised at all, which is why partial responses are refused
+ * (headers.ts strips `Range`, respond.ts blocks 206 and `Content-Range`).
+ *
+ * Search: native `indexOf` of each needle's leading run of single-spelling bytes, then a match attempt
+ * in any spelling at each hit. A needle whose first two bytes both have several spellings (rare) is scanned with a
+ * first-byte table instead. scripts/bench/scrub.mjs measures this against a one-pass first-byte scan for all
+ * needles (4-5x slower at 16-256 KiB: a JS loop over every byte) and against one `indexOf` per needle spelled
+ * out in each encoder's style (3x slower); its header has the figures.
  */
 
 export const REDACTION_MARKER = "[REDACTED by agent-nonce]";
 const MARKER = Buffer.from(REDACTION_MARKER, "utf8");
+const EMPTY = Buffer.alloc(0);
 
-function base64Fragments(secret: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  for (let k = 0; k < 3; k++) {
-    const padded = k === 0 ? secret : Buffer.concat([Buffer.alloc(k), secret]);
-    const b64 = padded.toString("base64").replace(/=+$/, "");
-    // Characters that depend only on secret bytes (not on the neighbours in a longer string).
-    const start = Math.ceil((8 * k) / 6);
-    const end = Math.floor((8 * (k + secret.length)) / 6);
-    if (end - start < 4) continue;
-    const frag = b64.slice(start, end);
-    out.push(Buffer.from(frag, "latin1"));
-    const urlSafe = frag.replaceAll("+", "-").replaceAll("/", "_");
-    if (urlSafe !== frag) out.push(Buffer.from(urlSafe, "latin1"));
+/** A tail (or header value end) this long that could be the start of a needle is redacted, not released. */
+export const TAIL_REDACT_BYTES = 4;
+
+const NONE = -1;
+const PARTIAL = -2;
+
+/** 1: `alt` is at buf[s..]; 0: buf ends while it still matches; -1: mismatch. */
+function cmpAlt(buf: Uint8Array, s: number, alt: Uint8Array): number {
+  const n = buf.length;
+  for (let j = 0; j < alt.length; j++) {
+    if (s + j >= n) return 0;
+    if (buf[s + j] !== alt[j]) return -1;
   }
-  return out;
-}
-
-/** Every byte pattern that would reveal `secret` (and the extra secrets, e.g. a basic-auth password). */
-export function buildNeedles(secrets: readonly Buffer[]): Buffer[] {
-  const all: Buffer[] = [];
-  for (const s of secrets) {
-    if (s.length === 0) continue;
-    all.push(Buffer.from(s));
-    all.push(...base64Fragments(s));
-    const text = s.toString("utf8");
-    const enc = encodeURIComponent(text);
-    if (enc !== text) all.push(Buffer.from(enc, "utf8"));
-    const json = JSON.stringify(text).slice(1, -1);
-    if (json !== text) all.push(Buffer.from(json, "utf8"));
-  }
-  // Deduplicate; longest first so that at one position the longest pattern wins.
-  const seen = new Set<string>();
-  const uniq = all.filter((b) => {
-    const k = b.toString("latin1");
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
-  return uniq.sort((a, b) => b.length - a.length);
-}
-
-/** Zeroes needle buffers once a response is done (they are all derived from the secret). */
-export function wipeNeedles(needles: readonly Buffer[]): void {
-  for (const n of needles) n.fill(0);
+  return 1;
 }
 
 /**
- * Streaming multi-pattern redactor. `push` returns the bytes that are safe to send now; `end` returns the rest.
+ * Matches `needle` (each byte in any of its spellings) at buf[at..]: the end offset of the longest full match,
+ * NONE, or PARTIAL when buf ends while the match could still complete. Spellings of one byte are not prefix-free
+ * (`&` and `&amp;`), so the match tracks the set of offsets reachable so far: linear in the needle's length.
+ */
+export function matchAt(needle: Uint8Array, buf: Uint8Array, at: number): number {
+  const len = needle.length;
+  const n = buf.length;
+  // Fast path (most candidates fail here, without allocating): the leading bytes that have one spelling.
+  let s = at;
+  let k = 0;
+  for (; k < len; k++) {
+    const b = needle[k] as number;
+    if (PLAIN[b] === 0) break;
+    if (s >= n) return PARTIAL;
+    if (buf[s] !== b) return NONE;
+    s++;
+  }
+  return k === len ? s : matchFrom(needle, k, buf, s);
+}
+
+/** From needle[k] on: one text offset while only one spelling matches (the usual case), else matchSet. */
+function matchFrom(needle: Uint8Array, from: number, buf: Uint8Array, at: number): number {
+  const len = needle.length;
+  const n = buf.length;
+  let s = at;
+  let partial = false;
+  for (let k = from; k < len; k++) {
+    const b = needle[k] as number;
+    if (s >= n) return PARTIAL;
+    if (PLAIN[b] === 1) {
+      if (buf[s] !== b) return partial ? PARTIAL : NONE;
+      s++;
+      continue;
+    }
+    const alts = BY_FIRST_BYTE[b]?.[buf[s] as number];
+    if (alts === undefined) return partial ? PARTIAL : NONE;
+    let next = -1;
+    for (const alt of alts) {
+      const r = cmpAlt(buf, s, alt);
+      if (r === 0) partial = true;
+      else if (r === 1) {
+        // Two spellings both match here (`&` and `&amp;` when the text has `&amp;`): follow every path.
+        if (next !== -1 && next !== s + alt.length) return matchSet(needle, k, buf, s, partial);
+        next = s + alt.length;
+      }
+    }
+    if (next === -1) return partial ? PARTIAL : NONE;
+    s = next;
+  }
+  return s;
+}
+
+/** The general case: the set of text offsets reachable so far, from needle[from] at offset `at`. */
+function matchSet(needle: Uint8Array, from: number, buf: Uint8Array, at: number, partialSoFar: boolean): number {
+  const len = needle.length;
+  let states: number[] = [at];
+  let partial = partialSoFar;
+  for (let k = from; k < len; k++) {
+    const b = needle[k] as number;
+    const next: number[] = [];
+    for (const s of states) {
+      for (const alt of ALTERNATIVES[b] as readonly Uint8Array[]) {
+        const r = cmpAlt(buf, s, alt);
+        if (r === 1) {
+          if (!next.includes(s + alt.length)) next.push(s + alt.length);
+        } else if (r === 0) {
+          partial = true;
+        }
+      }
+    }
+    if (next.length === 0) return partial ? PARTIAL : NONE;
+    states = next;
+  }
+  return Math.max(...states);
+}
+
+/**
+ * Streaming multi-needle redactor. `push` returns the bytes that are safe to send now; `end` returns the rest.
  * Not a Transform stream on purpose: the gateway drives it from its own data loop (less per-request churn).
  */
 export class Scrubber {
   /** Occurrences redacted so far. */
   found = 0;
   private carry: Buffer | null = null;
-  private readonly firstBytes: Uint8Array;
+  /**
+   * Found by `indexOf` of a run of single-spelling bytes (a view of the needle, not a copy): the leading run, or
+   * when the first byte has several spellings (`lead`), the run after it, each spelling then tried before it.
+   */
+  private readonly anchors: { idx: number; run: Uint8Array; lead: boolean }[] = [];
+  /** firstByte[c] = 1 when some needle, in some spelling, can start with byte c; byFirst[c] lists them. */
+  private readonly firstByte = new Uint8Array(256);
+  private readonly byFirst: number[][] = [];
+  /** The same for the needles without an anchor (first byte has several spellings): scanned byte by byte. */
+  private readonly scanFirst = new Uint8Array(256);
+  private readonly scanBy: number[][] = [];
+  private readonly scanned: boolean;
+  /** The longest span a match can cover. */
+  private readonly window: number;
+  private matchStart = 0;
+  private matchEnd = 0;
 
-  constructor(private readonly needles: readonly Buffer[]) {
-    this.firstBytes = new Uint8Array(256);
-    for (const n of needles) this.firstBytes[n[0] as number] = 1;
+  constructor(private readonly needles: readonly Uint8Array[]) {
+    let window = 0;
+    let scanned = false;
+    needles.forEach((needle, idx) => {
+      let span = 0;
+      for (const b of needle) span += MAX_SPELLING[b] as number;
+      window = Math.max(window, span);
+      const lead = PLAIN[needle[0] as number] === 0;
+      const from = lead ? 1 : 0;
+      let end = from;
+      while (end < needle.length && PLAIN[needle[end] as number] === 1) end++;
+      const run = end - from;
+      if (run > 0) this.anchors.push({ idx, run: needle.subarray(from, end), lead });
+      else scanned = true;
+      const starts = new Set<number>();
+      for (const alt of ALTERNATIVES[needle[0] as number] ?? []) starts.add(alt[0] as number);
+      for (const c of starts) {
+        index(this.firstByte, this.byFirst, c, idx);
+        if (run === 0) index(this.scanFirst, this.scanBy, c, idx);
+      }
+    });
+    this.window = window;
+    this.scanned = scanned;
   }
 
   push(chunk: Buffer): Buffer {
@@ -84,22 +184,12 @@ export class Scrubber {
     this.carry = null;
     let pos = 0;
     let out: Buffer[] | null = null;
-    for (;;) {
-      let best = -1;
-      let bestLen = 0;
-      for (const n of this.needles) {
-        const at = buf.indexOf(n, pos);
-        if (at !== -1 && (best === -1 || at < best)) {
-          best = at;
-          bestLen = n.length;
-        }
-      }
-      if (best === -1) break;
+    while (this.find(buf, pos)) {
       out ??= [];
-      if (best > pos) out.push(buf.subarray(pos, best));
+      if (this.matchStart > pos) out.push(buf.subarray(pos, this.matchStart));
       out.push(MARKER);
       this.found++;
-      pos = best + bestLen;
+      pos = this.matchEnd;
     }
     const hold = this.partialTail(buf, pos);
     const emitEnd = buf.length - hold;
@@ -109,33 +199,95 @@ export class Scrubber {
     return Buffer.concat(out);
   }
 
+  /** The held-back tail: released unless it is long enough to carry part of the secret (see above). */
   end(): Buffer {
-    const rest = this.carry ?? Buffer.alloc(0);
+    const rest = this.carry;
     this.carry = null;
+    if (rest === null) return EMPTY;
+    if (rest.length >= TAIL_REDACT_BYTES) {
+      rest.fill(0);
+      this.found++;
+      return MARKER;
+    }
     return rest;
   }
 
-  /** Length of the longest suffix of buf[from..] that is a proper prefix of some needle. */
+  /** True when a header value contains a needle, or ends in the start of one (the same rule as a body's end). */
+  leaks(value: string): boolean {
+    // Header values may have been decoded as latin1 or utf8 by the HTTP client: check both byte forms.
+    for (const form of [Buffer.from(value, "latin1"), Buffer.from(value, "utf8")]) {
+      if (this.find(form, 0) || this.partialTail(form, 0) >= TAIL_REDACT_BYTES) return true;
+    }
+    return false;
+  }
+
+  /** Leftmost match at or after `from` (longest at that start) into matchStart/matchEnd. */
+  private find(buf: Buffer, from: number): boolean {
+    let best = -1;
+    let bestEnd = -1;
+    for (const { idx, run, lead } of this.anchors) {
+      const needle = this.needles[idx] as Uint8Array;
+      const back = lead ? (MAX_SPELLING[needle[0] as number] as number) : 0;
+      for (let q = buf.indexOf(run, from); q !== -1 && (best === -1 || q - back <= best); ) {
+        // Where the match would start: at the run, or one spelling of the first byte before it.
+        for (const alt of lead ? (ALTERNATIVES[needle[0] as number] as readonly Uint8Array[]) : [EMPTY]) {
+          const at = q - alt.length;
+          if (at < from || (lead && buf.compare(alt, 0, alt.length, at, q) !== 0)) continue;
+          const e = matchAt(needle, buf, at);
+          if (e >= 0 && (best === -1 || at < best || (at === best && e > bestEnd))) {
+            best = at;
+            bestEnd = e;
+          }
+        }
+        q = buf.indexOf(run, q + 1);
+      }
+    }
+    if (this.scanned) {
+      const scanFirst = this.scanFirst;
+      const limit = best === -1 ? buf.length : best + 1;
+      for (let i = from; i < limit; i++) {
+        const c = buf[i] as number;
+        if (scanFirst[c] === 0) continue;
+        let found = false;
+        for (const idx of this.scanBy[c] as number[]) {
+          const e = matchAt(this.needles[idx] as Uint8Array, buf, i);
+          if (e >= 0 && (best === -1 || i < best || e > bestEnd)) {
+            best = i;
+            bestEnd = e;
+            found = true;
+          }
+        }
+        if (found) break;
+      }
+    }
+    if (best === -1) return false;
+    this.matchStart = best;
+    this.matchEnd = bestEnd;
+    return true;
+  }
+
+  /** Length of the longest suffix of buf[from..] that could still become a match. */
   private partialTail(buf: Buffer, from: number): number {
-    let maxLen = 0;
-    for (const n of this.needles) if (n.length > maxLen) maxLen = n.length;
-    const start = Math.max(from, buf.length - (maxLen - 1));
-    for (let i = start; i < buf.length; i++) {
-      if (this.firstBytes[buf[i] as number] !== 1) continue;
-      const len = buf.length - i;
-      for (const n of this.needles) {
-        if (n.length > len && buf.compare(n, 0, len, i, buf.length) === 0) return len;
+    const n = buf.length;
+    for (let i = Math.max(from, n - (this.window - 1)); i < n; i++) {
+      const c = buf[i] as number;
+      if (this.firstByte[c] === 0) continue;
+      for (const idx of this.byFirst[c] as number[]) {
+        if (matchAt(this.needles[idx] as Uint8Array, buf, i) === PARTIAL) return n - i;
       }
     }
     return 0;
   }
 }
 
-/** True when a header value contains any needle. */
-export function headerLeaks(value: string, needles: readonly Buffer[]): boolean {
-  // Header values may have been decoded as latin1 or utf8 by the HTTP client: check both byte forms.
-  const latin1 = Buffer.from(value, "latin1");
-  const utf8 = Buffer.from(value, "utf8");
-  for (const n of needles) if (latin1.indexOf(n) !== -1 || utf8.indexOf(n) !== -1) return true;
-  return false;
+function index(table: Uint8Array, lists: number[][], c: number, idx: number): void {
+  table[c] = 1;
+  const list = lists[c] ?? [];
+  list.push(idx);
+  lists[c] = list;
+}
+
+/** True when a header value contains any needle (see Scrubber.leaks). */
+export function headerLeaks(value: string, needles: readonly Uint8Array[]): boolean {
+  return new Scrubber(needles).leaks(value);
 }

@@ -32,6 +32,7 @@ export const ERROR_CODES = [
   "headers_too_large",
   "upstream_error",
   "upstream_timeout",
+  "response_blocked",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
