@@ -113,12 +113,16 @@ export function createHandler(
     f.service = info.service;
     f.nonce = info;
 
+    // Segments from an encoded '/' on may only fall in a route's final `**` (see core/scopes.ts); target.path,
+    // what is forwarded, is the decoded form that was matched.
+    const tail = target.encodedSlashFrom;
     const allowed =
-      info.matcher.match(f.method, target.segments) ||
-      (f.method === "HEAD" && info.matcher.match("GET", target.segments));
+      info.matcher.match(f.method, target.segments, tail) ||
+      (f.method === "HEAD" && info.matcher.match("GET", target.segments, tail));
     if (!allowed) {
       await auditRejected(f, info, "scope_denied");
-      return reject(f, "scope_denied", `${f.method} ${target.path} is outside this nonce's scope`);
+      const hint = tail < target.segments.length ? " (an encoded '/' is accepted only in a route's final **)" : "";
+      return reject(f, "scope_denied", `${f.method} ${target.path} is outside this nonce's scope${hint}`);
     }
 
     let svc: ServiceEntry | undefined;
