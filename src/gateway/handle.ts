@@ -87,6 +87,8 @@ export function createHandler(
   async function run(f: Flow): Promise<void> {
     const { req, res } = f;
     if (!METHODS.has(f.method)) return reject(f, "bad_request", "unsupported HTTP method");
+    // llhttp takes "GET /x\r\n" (no version) as HTTP/0.9 and still reads headers after it: refuse (rule 6).
+    if (req.httpVersionMajor !== 1) return reject(f, "bad_request", "unsupported HTTP version");
     const carrier = extractNonce(req.rawHeaders);
     if ("missing" in carrier) return reject(f, "nonce_missing", "no nonce presented");
     if ("conflict" in carrier) return reject(f, "bad_request", "more than one nonce presented");
