@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startFakeUpstream } from "../test/fake-upstream.js";
 import { type Harness, startHarness } from "../test/gateway-harness.js";
 
-/** SECURITY.md gateway rules 1, 3, 4, 5, 6, 9 end to end, including raw-socket smuggling attempts. */
+/** SECURITY.md gateway rules 1, 3, 4, 5, 6, 9 and 15 end to end, including raw-socket smuggling attempts. */
 
 let h: Harness;
 beforeEach(async () => {
@@ -303,4 +303,38 @@ describe("rule 9: https only, no private addresses unless the service is marked 
     expect(r.status).toBe(502);
     expect(JSON.parse(r.text).error.message).toContain("private or loopback");
   });
+});
+
+describe("rule 15: one decoding only, and transition forms of private addresses are private", () => {
+  it.each([
+    "/v1/%252e%252e%252fadmin",
+    "/v1/x%252F",
+    "/v1/x%2500",
+    "/v1/%C0%AE%C0%AE/admin",
+    "/v1/%E0%80%AE",
+    "/v1/x%80",
+    "/v1/%ED%A0%80",
+    "/v1/%EF%BC%8E%EF%BC%8E",
+  ])("%s is refused with 400 and never forwarded", async (target) => {
+    const { token, id } = await h.issue(["* /**"]);
+    const r = await h.request(target, { headers: bearer(token) });
+    expect(r.status).toBe(400);
+    expect(r.headers["x-agent-nonce-error"]).toBe("bad_request");
+    expect(h.upstream.requests).toHaveLength(0);
+    expect((await h.ctx.store.getNonce(id))!.uses).toBe(0);
+  });
+
+  it.each(["[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "[::127.0.0.1]", "[64:ff9b::7f00:1]", "[2002:7f00:1::1]"])(
+    "an upstream at %s is refused before any connection unless marked insecure_upstream",
+    async (host) => {
+      // The refusal comes from the service check (its message), not from a failed connection or TLS handshake.
+      await h.putService(h.service, `https://${host}:${h.upstream.port}`, { type: "bearer" }, false);
+      const { token, id } = await h.issue(["GET /v1/x"]);
+      const r = await h.request("/v1/x", { headers: bearer(token) });
+      expect(r.status).toBe(502);
+      expect(JSON.parse(r.text).error.message).toContain("private or loopback");
+      expect(h.upstream.requests).toHaveLength(0);
+      expect((await h.ctx.store.getNonce(id))!.uses).toBe(0);
+    },
+  );
 });
