@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isPrivateHost, validateUpstream } from "./upstream.js";
+import { validateUpstream } from "./upstream.js";
 
 describe("validateUpstream", () => {
   it("normalises a public https origin", () => {
@@ -36,6 +36,16 @@ describe("validateUpstream", () => {
     "https://[fd00::1]",
     "https://[fe80::1]",
     "https://[::ffff:127.0.0.1]",
+    // SECURITY.md rule 15: IPv6 transition forms of private and loopback addresses
+    "https://[::ffff:7f00:1]",
+    "https://[::127.0.0.1]",
+    "https://[64:ff9b::a9fe:a9fe]",
+    "https://[64:ff9b:1::8.8.8.8]",
+    "https://[2002:c0a8:101::1]",
+    "https://[2001:0:4136:e378:8000:63bf:80ff:fffe]",
+    "https://[2001:db8::1]",
+    "https://224.0.0.1",
+    "https://metadata.internal",
     "https://localhost",
     "https://app.localhost",
     "https://0.0.0.0",
@@ -45,8 +55,8 @@ describe("validateUpstream", () => {
   });
 
   it("does not treat public neighbours of private ranges as private", () => {
-    for (const h of ["172.15.0.1", "172.32.0.1", "192.169.0.1", "11.0.0.1", "[2001:db8::1]", "[fec0::1]"]) {
-      expect(isPrivateHost(h)).toBe(false);
+    for (const h of ["172.15.0.1", "172.32.0.1", "192.169.0.1", "11.0.0.1", "[2001:4860::1]", "[2002:808:808::1]"]) {
+      expect(validateUpstream(`https://${h}`, false)).toBe(`https://${h}`);
     }
   });
 });

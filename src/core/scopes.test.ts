@@ -28,6 +28,32 @@ describe("route scopes", () => {
     expect(m.match("GET", ["v1", "customers", ""])).toBe(false);
   });
 
+  describe("segments from an encoded '/' (encodedSlashFrom) only match a final **", () => {
+    const r = compileRoutes([
+      "GET /repos/{owner}/{repo}/contents/**",
+      "GET /repos/{owner}/{repo}/git/ref/**",
+      "GET /repos/{owner}/{repo}/issues/{n}",
+      "PUT /files/{name}",
+    ]);
+    it.each([
+      // decoded segments, index of the first segment that came from an encoded '/', expected
+      ["GET", "/repos/o/r/contents/docs/guide/intro.md", 4, true],
+      ["GET", "/repos/o/r/contents/docs/guide/intro.md", 5, true],
+      ["GET", "/repos/o/r/git/ref/heads/feature/x", 5, true],
+      ["HEAD", "/repos/o/r/contents/a/b", 4, false],
+      ["GET", "/repos/o/r/contents/a/b", 3, false], // "contents" itself came from an encoded '/'
+      ["GET", "/repos/o/r/contents/a/b", 1, false], // {repo} from an encoded '/'
+      ["GET", "/repos/o/r/issues/1", 3, false], // no ** at all
+      ["PUT", "/files/a/b", 1, false], // {name} cannot take "a%2Fb"
+      ["GET", "/repos/o/r/issues/1", 5, true], // marker at the end: no encoded '/'
+    ])("%s %s (from %i) → %s", (method, path, from, want) => {
+      expect(r.match(method, segs(path), from)).toBe(want);
+    });
+    it("without the marker the decoded path is matched as plain segments", () => {
+      expect(r.match("GET", segs("/repos/o/r/contents/a/b"))).toBe(true);
+    });
+  });
+
   it("literal beats param without shadowing", () => {
     const r = compileRoutes(["GET /a/special/x", "GET /a/{id}/y"]);
     expect(r.match("GET", segs("/a/special/y"))).toBe(true);

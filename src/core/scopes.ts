@@ -6,6 +6,11 @@ import type { ScopeCatalog } from "./types.js";
  * matches zero or more remaining segments, `*` as the method matches any method. Patterns are compiled once into
  * a per-method segment trie; matching walks the request's canonical segments (see gateway/canonical-path.ts),
  * so the form that is authorised is the form that is forwarded.
+ *
+ * Encoded slashes: clients encode `/` as `%2F` inside a path parameter (Octokit's `{path}` and `{ref}`). The
+ * canonicaliser decodes it into separate segments and reports from which segment on they came from an encoded
+ * `/` (`encodedSlashFrom`); only a final `**` may cover those segments: a literal or `{param}` never does, so
+ * `a%2Fb` cannot stand in for two segments of a pattern, only for the tail a `**` grants anyway.
  */
 
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "*"]);
@@ -61,18 +66,22 @@ function node(): Node {
 }
 
 export interface RouteMatcher {
-  /** `segments` are the canonical path segments (no leading empty segment); `method` is upper-case. */
-  match(method: string, segments: readonly string[]): boolean;
+  /**
+   * `segments` are the canonical path segments (no leading empty segment); `method` is upper-case. Segments at
+   * `encodedSlashFrom` and after (default: none) may only be matched by a final `**`.
+   */
+  match(method: string, segments: readonly string[], encodedSlashFrom?: number): boolean;
   readonly size: number;
 }
 
-function walk(n: Node, segs: readonly string[], i: number): boolean {
+function walk(n: Node, segs: readonly string[], i: number, tailOnly: number): boolean {
   if (n.rest) return true;
   if (i === segs.length) return n.end;
+  if (i >= tailOnly) return false;
   const seg = segs[i] as string;
   const lit = n.literal.get(seg);
-  if (lit && walk(lit, segs, i + 1)) return true;
-  return n.param !== null && seg.length > 0 && walk(n.param, segs, i + 1);
+  if (lit && walk(lit, segs, i + 1, tailOnly)) return true;
+  return n.param !== null && seg.length > 0 && walk(n.param, segs, i + 1, tailOnly);
 }
 
 export function compileRoutes(patterns: readonly string[]): RouteMatcher {
@@ -106,10 +115,10 @@ export function compileRoutes(patterns: readonly string[]): RouteMatcher {
   const any = roots.get("*");
   return {
     size: patterns.length,
-    match(method, segments) {
+    match(method, segments, encodedSlashFrom = segments.length) {
       const byMethod = roots.get(method);
-      if (byMethod && walk(byMethod, segments, 0)) return true;
-      return any !== undefined && walk(any, segments, 0);
+      if (byMethod && walk(byMethod, segments, 0, encodedSlashFrom)) return true;
+      return any !== undefined && walk(any, segments, 0, encodedSlashFrom);
     },
   };
 }

@@ -1,12 +1,21 @@
 /**
- * SECURITY.md rule 2: the request target is canonicalised exactly once; that form is authorised and that exact
- * form is forwarded. Anything a downstream parser could read differently is rejected instead of "fixed":
+ * SECURITY.md rules 2 and 15: the request target is canonicalised exactly once; that form is authorised and that
+ * exact form is forwarded. Anything a downstream parser could read differently is rejected instead of "fixed":
  *  - only origin-form targets (`/…`): absolute-form (`http://evil/…`), authority-form and `*` are rejected
  *    (rule 1), as are targets starting with `//` (protocol-relative) and any raw `\` (WHATWG URL turns it into `/`);
- *  - percent-escapes must be valid; encoded `/`, `\`, `.`, `;`, NUL and other control characters are rejected;
+ *  - percent-escapes must be valid; encoded `\`, `.`, `;`, NUL and other control characters are rejected;
  *    escapes of unreserved characters are decoded (`/%61dmin` → `/admin`, so it is authorised as `/admin` and
  *    forwarded as `/admin`); every other escape is normalised to upper-case hex;
- *  - dot segments (`.`, `..`), empty segments (`//`, trailing `/`) and `;` path parameters are rejected;
+ *  - one decoding only (rule 15): an encoded `%` (`%25`) is rejected wherever it is, so nothing in the canonical
+ *    form decodes to another escape (`%252e`, `%2500`, `%25u002e`, `%25%32%65`): an upstream that decodes twice
+ *    sees what was authorised. Escapes of bytes >= 0x80 (non-ASCII, and with them overlong or invalid UTF-8 such
+ *    as `%C0%AE`, lone continuation bytes and surrogates) are rejected, since upstreams differ in how they decode
+ *    and normalise them (fullwidth `%EF%BC%8E` becomes `.` under NFKC);
+ *  - an encoded `/` (`%2F`, `%2f`) is decoded to `/` and the pieces are checked like any segment. The request is
+ *    then only authorised by a route whose final `**` covers every segment that came from an encoded `/`
+ *    (`encodedSlashFrom`, enforced by core/scopes.ts); the forwarded path is the decoded one;
+ *  - dot segments (`.`, `..`), empty segments (`//`, trailing `/`) and `;` path parameters are rejected, also
+ *    where they appear only after decoding `%2F` (`a%2F..%2Fb`, `a%2F%2Fb`, `a%2F`);
  *  - raw characters outside RFC 3986 `pchar` (controls, space, CR/LF, NUL, `"<>^\`{|}`, non-ASCII, `#`) are
  *    rejected in the path; in the query only visible ASCII is accepted and `#` is rejected.
  */
@@ -18,6 +27,11 @@ export interface CanonicalTarget {
   segments: string[];
   /** Raw query string without the `?`, or "" when absent. Validated, not rewritten. */
   query: string;
+  /**
+   * Index in `segments` of the first segment that came from a raw segment holding an encoded `/`, or
+   * `segments.length` when there is none. Only a route's final `**` may cover segments from this index on.
+   */
+  encodedSlashFrom: number;
 }
 
 export type CanonicalResult = CanonicalTarget | { error: string };
@@ -42,10 +56,18 @@ function hexVal(c: number): number {
 
 const HEX = "0123456789ABCDEF";
 
-function canonicalSegment(raw: string): string | { error: string } {
-  if (raw.length === 0) return { error: "empty path segment" };
-  let out = "";
+/** One decoded piece of a raw segment (a raw segment splits into several only at an encoded `/`). */
+function checkPiece(piece: string): string | { error: string } {
+  if (piece.length === 0) return { error: "empty path segment" };
+  if (piece === "." || piece === "..") return { error: "dot segment in path" };
+  return piece;
+}
+
+/** Canonical pieces of one raw segment, appended to `out`; returns an error or the number of pieces. */
+function canonicalSegment(raw: string, out: string[]): number | { error: string } {
+  let piece = "";
   let plain = true;
+  let pieces = 0;
   for (let i = 0; i < raw.length; i++) {
     const c = raw.charCodeAt(i);
     if (c === 37 /* % */) {
@@ -53,25 +75,34 @@ function canonicalSegment(raw: string): string | { error: string } {
       const lo = hexVal(raw.charCodeAt(i + 2));
       if (hi < 0 || lo < 0) return { error: "invalid percent-encoding in path" };
       const v = hi * 16 + lo;
-      if (v === 0x2f || v === 0x5c || v === 0x2e || v === 0x3b) {
-        return { error: "encoded '/', '\\', '.' or ';' in path" };
-      }
-      if (v < 0x20 || v === 0x7f) return { error: "encoded control character in path" };
       if (plain) {
-        out = raw.slice(0, i);
+        piece = raw.slice(0, i);
         plain = false;
       }
-      out += v < 128 && DECODE_UNRESERVED[v] === 1 ? String.fromCharCode(v) : `%${HEX[hi]}${HEX[lo]}`;
       i += 2;
+      if (v === 0x2f) {
+        const done = checkPiece(piece);
+        if (typeof done !== "string") return done;
+        out.push(done);
+        pieces++;
+        piece = "";
+        continue;
+      }
+      if (v === 0x5c || v === 0x2e || v === 0x3b) return { error: "encoded '\\', '.' or ';' in path" };
+      if (v === 0x25) return { error: "encoded '%' in path (a path is decoded once only)" };
+      if (v < 0x20 || v === 0x7f) return { error: "encoded control character in path" };
+      if (v >= 0x80) return { error: "non-ASCII percent-escape in path" };
+      piece += DECODE_UNRESERVED[v] === 1 ? String.fromCharCode(v) : `%${HEX[hi]}${HEX[lo]}`;
       continue;
     }
     if (c === 59 /* ; */) return { error: "';' path parameters are not allowed" };
     if (c >= 128 || PATH_OK[c] !== 1) return { error: "invalid character in path" };
-    if (!plain) out += raw[i];
+    if (!plain) piece += raw[i];
   }
-  const seg = plain ? raw : out;
-  if (seg === "." || seg === "..") return { error: "dot segment in path" };
-  return seg;
+  const last = checkPiece(plain ? raw : piece);
+  if (typeof last !== "string") return last;
+  out.push(last);
+  return pieces + 1;
 }
 
 export function canonicalizeTarget(target: string): CanonicalResult {
@@ -84,16 +115,22 @@ export function canonicalizeTarget(target: string): CanonicalResult {
     const c = query.charCodeAt(i);
     if (c <= 0x20 || c >= 0x7f || c === 35 /* # */) return { error: "invalid character in query" };
   }
-  if (rawPath === "/") return { path: "/", segments: [], query };
+  if (rawPath === "/") return { path: "/", segments: [], query, encodedSlashFrom: 0 };
   const parts = rawPath.slice(1).split("/");
-  const segments: string[] = new Array(parts.length);
+  const segments: string[] = [];
   let changed = false;
-  for (let i = 0; i < parts.length; i++) {
-    const raw = parts[i] as string;
-    const seg = canonicalSegment(raw);
-    if (typeof seg !== "string") return seg;
-    if (seg !== raw) changed = true;
-    segments[i] = seg;
+  let encodedSlashFrom = -1;
+  for (const raw of parts) {
+    const at = segments.length;
+    const n = canonicalSegment(raw, segments);
+    if (typeof n !== "number") return n;
+    if (n > 1 && encodedSlashFrom === -1) encodedSlashFrom = at;
+    if (n > 1 || segments[at] !== raw) changed = true;
   }
-  return { path: changed ? `/${segments.join("/")}` : rawPath, segments, query };
+  return {
+    path: changed ? `/${segments.join("/")}` : rawPath,
+    segments,
+    query,
+    encodedSlashFrom: encodedSlashFrom === -1 ? segments.length : encodedSlashFrom,
+  };
 }

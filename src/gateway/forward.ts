@@ -3,7 +3,8 @@ import { Transform, type TransformCallback } from "node:stream";
 import { Agent, type Dispatcher } from "undici";
 import type { Config } from "../config.js";
 import type { ErrorCode } from "../core/errors.js";
-import { isNonPublicAddress, type UpstreamTarget } from "./upstream.js";
+import { isNonPublicAddress } from "../core/ip-address.js";
+import type { UpstreamTarget } from "./upstream.js";
 
 /**
  * The upstream side: undici agents (a keep-alive pool per origin inside each), with the configured connect,
@@ -14,21 +15,37 @@ import { isNonPublicAddress, type UpstreamTarget } from "./upstream.js";
  */
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+type LookupFn = (hostname: string, options: LookupOptions, callback: LookupCallback) => void;
+/** The resolver underneath the guard: `dns.lookup` with `all: true`. Injectable so tests need no DNS. */
+export type Resolver = (
+  hostname: string,
+  options: LookupOptions & { all: true },
+  callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
 
-export function guardedLookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
-  dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-    if (err) return callback(err, []);
-    const ok = addresses.filter((a) => !isNonPublicAddress(a.address));
-    if (ok.length === 0) {
-      const e: NodeJS.ErrnoException = new Error("upstream resolves to a non-public address");
-      e.code = "EADDRNOTPUBLIC";
-      return callback(e, []);
-    }
-    if (options.all) return callback(null, ok);
-    const first = ok[0] as LookupAddress;
-    callback(null, first.address, first.family);
-  });
+/**
+ * Rules 9 and 15 at resolve time: the connect-time lookup drops every non-public answer (core/ip-address.ts, which
+ * counts IPv6 transition forms by the IPv4 address they carry) and fails with EADDRNOTPUBLIC when none is left, so
+ * undici never opens a socket to such an address.
+ */
+export function createGuardedLookup(resolve: Resolver): LookupFn {
+  return (hostname, options, callback) => {
+    resolve(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return callback(err, []);
+      const ok = addresses.filter((a) => !isNonPublicAddress(a.address));
+      if (ok.length === 0) {
+        const e: NodeJS.ErrnoException = new Error("upstream resolves to a non-public address");
+        e.code = "EADDRNOTPUBLIC";
+        return callback(e, []);
+      }
+      if (options.all) return callback(null, ok);
+      const first = ok[0] as LookupAddress;
+      callback(null, first.address, first.family);
+    });
+  };
 }
+
+export const guardedLookup: LookupFn = createGuardedLookup(dnsLookup);
 
 export interface Forwarder {
   /** Sends one request; the handler (respond.ts) receives the response as it arrives. */
@@ -36,7 +53,8 @@ export interface Forwarder {
   close(): Promise<void>;
 }
 
-export function createForwarder(cfg: Config["gateway"]): Forwarder {
+/** `lookup` is the strict agent's resolver (tests pass a guarded fake one; production uses `guardedLookup`). */
+export function createForwarder(cfg: Config["gateway"], lookup: LookupFn = guardedLookup): Forwarder {
   const common = {
     headersTimeout: cfg.headersTimeoutMs,
     bodyTimeout: cfg.bodyTimeoutMs,
@@ -45,7 +63,7 @@ export function createForwarder(cfg: Config["gateway"]): Forwarder {
     connections: 256,
     pipelining: 1,
   };
-  const strict = new Agent({ ...common, connect: { timeout: cfg.connectTimeoutMs, lookup: guardedLookup } });
+  const strict = new Agent({ ...common, connect: { timeout: cfg.connectTimeoutMs, lookup } });
   const insecure = new Agent({ ...common, connect: { timeout: cfg.connectTimeoutMs } });
   return {
     dispatch: (target, opts, handler) => {

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startFakeUpstream } from "../test/fake-upstream.js";
 import { type Harness, startHarness } from "../test/gateway-harness.js";
 
-/** SECURITY.md gateway rules 1, 3, 4, 5, 6, 9 end to end, including raw-socket smuggling attempts. */
+/** SECURITY.md gateway rules 1, 3, 4, 5, 6, 9 and 15 end to end, including raw-socket smuggling attempts. */
 
 let h: Harness;
 beforeEach(async () => {
@@ -165,7 +165,9 @@ describe("rules 4 and 5: header allowlist and credential carriers", () => {
   it("header auth: the client's own copy of the key header is replaced by the real one", async () => {
     await h.putService(h.service, h.upstream.url, { type: "header", name: "Stripe-Version" });
     const { token } = await h.issue(["GET /v1/x"]);
-    await h.request("/v1/x", { headers: { ...bearer(token), "stripe-version": "client-value" } });
+    const r = await h.request("/v1/x", { headers: { ...bearer(token), "stripe-version": "client-value" } });
+    expect(r.status).toBe(200);
+    expect(h.upstream.requests).toHaveLength(1);
     const got = h.upstream.requests[0]!;
     expect(got.rawHeaders.filter((x) => x.toLowerCase() === "stripe-version")).toHaveLength(1);
     expect(got.headers["stripe-version"]).toBe(h.secret);
@@ -187,7 +189,10 @@ describe("rules 4 and 5: header allowlist and credential carriers", () => {
     await h.putService(h.service, h.upstream.url, { type: "basic" });
     await h.setSecret(h.service, JSON.stringify({ username: "acct_FAKE", password: h.secret }));
     const { token } = await h.issue(["GET /v1/x"]);
-    await h.request("/v1/x", { headers: bearer(token) });
+    const r = await h.request("/v1/x", { headers: bearer(token) });
+    expect(r.status).toBe(200);
+    expect(h.upstream.requests).toHaveLength(1);
+    expect(h.upstream.requests[0]!.rawHeaders.filter((x) => x.toLowerCase() === "authorization")).toHaveLength(1);
     expect(h.upstream.requests[0]!.headers.authorization).toBe(
       `Basic ${Buffer.from(`acct_FAKE:${h.secret}`).toString("base64")}`,
     );
@@ -229,16 +234,24 @@ describe("rule 6: smuggling and strict parsing (raw sockets)", () => {
     expect(h.upstream.requests).toHaveLength(0);
   });
 
-  it.each([
-    ["CR/LF in the target", "/v1/x\r\nX-Injected: 1"],
-    ["space-split target", "/v1/x HTTP/1.1\r\nX-Injected: 1\r\nFoo: /v1/y"],
-  ])("%s never re-serialises an injected header upstream", async (_name, target) => {
+  it("CR/LF in the target is rejected with 400 and nothing is forwarded", async () => {
     const { token } = await h.issue(["* /**"]);
-    await raw(h.port, `GET ${target} HTTP/1.1\r\n${head(token)}Connection: close\r\n\r\n`);
-    for (const r of h.upstream.requests) {
-      expect(r.headers["x-injected"]).toBeUndefined();
-      expect(r.url).not.toMatch(/[\r\n\u0000 ]/);
-    }
+    const resp = await raw(h.port, `GET /v1/x\r\nX-Injected: 1 HTTP/1.1\r\n${head(token)}Connection: close\r\n\r\n`);
+    expect(statusOf(resp)).toBe(400);
+    expect(h.upstream.requests).toHaveLength(0);
+  });
+
+  it("a space-split target is one request for /v1/x whose smuggled header is not forwarded", async () => {
+    const { token } = await h.issue(["* /**"]);
+    const target = "/v1/x HTTP/1.1\r\nX-Injected: 1\r\nFoo: /v1/y";
+    const resp = await raw(h.port, `GET ${target} HTTP/1.1\r\n${head(token)}Connection: close\r\n\r\n`);
+    // The parser reads "X-Injected: 1" as the client's own header: it is not on the allowlist, so it is dropped.
+    expect(statusOf(resp)).toBe(200);
+    expect(h.upstream.requests).toHaveLength(1);
+    const got = h.upstream.requests[0]!;
+    expect(got.url).toBe("/v1/x");
+    expect(got.headers["x-injected"]).toBeUndefined();
+    expect(got.headers.foo).toBeUndefined();
   });
 
   it("a chunked body is streamed to the upstream and re-framed by the gateway", async () => {
@@ -251,10 +264,24 @@ describe("rule 6: smuggling and strict parsing (raw sockets)", () => {
     expect(h.upstream.requests[0]!.body.toString()).toBe("hello world");
   });
 
-  it("CONNECT is not proxied", async () => {
-    const resp = await raw(h.port, "CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n");
-    expect(resp).not.toContain("200");
-    expect(h.upstream.requests).toHaveLength(0);
+  it("CONNECT is not proxied: an explicit 400, then the connection is closed", async () => {
+    const other = await startFakeUpstream();
+    try {
+      const { token } = await h.issue(["* /**"]);
+      const authority = new URL(other.url).host;
+      // raw() resolves only once the gateway has closed the socket, so a tunnel left open would time out here.
+      const resp = await raw(
+        h.port,
+        `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\nAuthorization: Bearer ${token}\r\n\r\nGET /v1/x HTTP/1.1\r\nHost: x\r\n\r\n`,
+      );
+      expect(statusOf(resp)).toBe(400);
+      expect(resp).toContain("X-Agent-Nonce-Error: bad_request");
+      expect(resp.match(/HTTP\/1\.1 /g)).toHaveLength(1);
+      expect(other.requests).toHaveLength(0);
+      expect(h.upstream.requests).toHaveLength(0);
+    } finally {
+      await other.close();
+    }
   });
 });
 
@@ -276,4 +303,38 @@ describe("rule 9: https only, no private addresses unless the service is marked 
     expect(r.status).toBe(502);
     expect(JSON.parse(r.text).error.message).toContain("private or loopback");
   });
+});
+
+describe("rule 15: one decoding only, and transition forms of private addresses are private", () => {
+  it.each([
+    "/v1/%252e%252e%252fadmin",
+    "/v1/x%252F",
+    "/v1/x%2500",
+    "/v1/%C0%AE%C0%AE/admin",
+    "/v1/%E0%80%AE",
+    "/v1/x%80",
+    "/v1/%ED%A0%80",
+    "/v1/%EF%BC%8E%EF%BC%8E",
+  ])("%s is refused with 400 and never forwarded", async (target) => {
+    const { token, id } = await h.issue(["* /**"]);
+    const r = await h.request(target, { headers: bearer(token) });
+    expect(r.status).toBe(400);
+    expect(r.headers["x-agent-nonce-error"]).toBe("bad_request");
+    expect(h.upstream.requests).toHaveLength(0);
+    expect((await h.ctx.store.getNonce(id))!.uses).toBe(0);
+  });
+
+  it.each(["[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "[::127.0.0.1]", "[64:ff9b::7f00:1]", "[2002:7f00:1::1]"])(
+    "an upstream at %s is refused before any connection unless marked insecure_upstream",
+    async (host) => {
+      // The refusal comes from the service check (its message), not from a failed connection or TLS handshake.
+      await h.putService(h.service, `https://${host}:${h.upstream.port}`, { type: "bearer" }, false);
+      const { token, id } = await h.issue(["GET /v1/x"]);
+      const r = await h.request("/v1/x", { headers: bearer(token) });
+      expect(r.status).toBe(502);
+      expect(JSON.parse(r.text).error.message).toContain("private or loopback");
+      expect(h.upstream.requests).toHaveLength(0);
+      expect((await h.ctx.store.getNonce(id))!.uses).toBe(0);
+    },
+  );
 });

@@ -137,6 +137,8 @@ export function createHandler(
   async function run(f: Flow): Promise<void> {
     const { req, res } = f;
     if (!METHODS.has(f.method)) return reject(f, "bad_request", "unsupported HTTP method");
+    // llhttp takes "GET /x\r\n" (no version) as HTTP/0.9 and still reads headers after it: refuse (rule 6).
+    if (req.httpVersionMajor !== 1) return reject(f, "bad_request", "unsupported HTTP version");
     const carrier = extractNonce(req.rawHeaders);
     if ("missing" in carrier) return reject(f, "nonce_missing", "no nonce presented");
     if ("conflict" in carrier) return reject(f, "bad_request", "more than one nonce presented");
@@ -165,13 +167,17 @@ export function createHandler(
     const dead = caches.dead.reasonOf(info, f.now);
     if (dead) return refuseDead(f, info, dead);
 
+    // Segments from an encoded '/' on may only fall in a route's final `**` (see core/scopes.ts); target.path,
+    // what is forwarded, is the decoded form that was matched.
+    const tail = target.encodedSlashFrom;
     const allowed =
-      info.matcher.match(f.method, target.segments) ||
-      (f.method === "HEAD" && info.matcher.match("GET", target.segments));
+      info.matcher.match(f.method, target.segments, tail) ||
+      (f.method === "HEAD" && info.matcher.match("GET", target.segments, tail));
     if (!allowed) {
       if (await answeredDead(f, key, info)) return;
       await auditRejected(f, info, "scope_denied");
-      return reject(f, "scope_denied", `${f.method} ${target.path} is outside this nonce's scope`);
+      const hint = tail < target.segments.length ? " (an encoded '/' is accepted only in a route's final **)" : "";
+      return reject(f, "scope_denied", `${f.method} ${target.path} is outside this nonce's scope${hint}`);
     }
 
     let svc: ServiceEntry | undefined;

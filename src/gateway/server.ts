@@ -67,8 +67,12 @@ export function createGatewayServer(
       writeRawError(socket, "bad_request", "malformed HTTP request", requestId);
     }
   });
-  // A CONNECT or upgrade the gateway does not proxy: close the socket rather than leave it dangling.
-  server.on("connect", (_req: http.IncomingMessage, socket: Socket) => socket.destroy());
+  // CONNECT is never proxied (rule 1: the gateway only reaches the service's own origin): an explicit 400 with
+  // our error shape, then the connection is closed, so a client cannot mistake silence for a tunnel.
+  server.on("connect", (_req: http.IncomingMessage, socket: Socket) => {
+    ctx.metrics.gatewayRequests.inc({ service: "", outcome: "bad_request" });
+    writeRawError(socket, "bad_request", "CONNECT is not supported", newId("req", ctx.clock.now()));
+  });
 
   return {
     server,

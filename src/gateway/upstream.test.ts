@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { checkUpstream, isNonPublicAddress, originUnchanged } from "./upstream.js";
+import { isNonPublicAddress } from "../core/ip-address.js";
+import { checkUpstream, originUnchanged } from "./upstream.js";
 
 describe("checkUpstream (SECURITY.md rule 9)", () => {
   it("accepts a public https origin", () => {
@@ -18,6 +19,11 @@ describe("checkUpstream (SECURITY.md rule 9)", () => {
     "https://[::1]",
     "https://[fd00::1]",
     "https://[::ffff:127.0.0.1]",
+    "https://[::ffff:7f00:1]",
+    "https://[::127.0.0.1]",
+    "https://[64:ff9b::7f00:1]",
+    "https://[2002:a00:1::1]",
+    "https://[2001:0:4136:e378:8000:63bf:80ff:fffe]",
     "https://localhost",
     "https://metadata.internal",
   ])("refuses %s unless the service is insecure_upstream", (u) => {

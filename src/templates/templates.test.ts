@@ -2,14 +2,18 @@ import { describe, expect, it } from "vitest";
 import { validateAuth } from "../app/services.js";
 import { validateUpstream } from "../app/upstream.js";
 import { compileRoutes, parseRoute, resolveScopes, validateCatalog } from "../core/scopes.js";
+import { canonicalizeTarget } from "../gateway/canonical-path.js";
 import { getTemplate, listTemplates } from "./index.js";
 
 /** Does a nonce with `scopes` from template `name` allow `METHOD /path`? (The gateway's matcher, not a copy.) */
 function allows(name: string, scopes: string[], request: string): boolean {
   const t = getTemplate(name);
   if (!t) throw new Error(`no template ${name}`);
-  const [method, path] = request.split(" ") as [string, string];
-  return compileRoutes(resolveScopes(t.scopes, scopes, false)).match(method, path.slice(1).split("/"));
+  const [method, target] = request.split(" ") as [string, string];
+  const canonical = canonicalizeTarget(target);
+  if ("error" in canonical) throw new Error(canonical.error);
+  const m = compileRoutes(resolveScopes(t.scopes, scopes, false));
+  return m.match(method, canonical.segments, canonical.encodedSlashFrom);
 }
 
 function scopesOf(name: string): Record<string, string[]> {
@@ -114,6 +118,18 @@ describe("service templates", () => {
     expect(allows("github", ["contents:read"], "GET /repos/o/r/contents/docs/guide/a.md")).toBe(true);
     expect(allows("github", ["contents:read"], "GET /repos/o/r/contents")).toBe(true);
     expect(allows("github", ["contents:read"], "PUT /repos/o/r/contents/a.md")).toBe(false);
+    // Octokit encodes '/' inside {path} and {ref} as %2F: accepted where the route ends in ** (issue 11 part 6).
+    expect(allows("github", ["contents:read"], "GET /repos/o/r/contents/docs%2Fguide%2Fa.md")).toBe(true);
+    expect(allows("github", ["contents:write"], "PUT /repos/o/r/contents/docs%2Fguide%2Fa.md")).toBe(true);
+    expect(allows("github", ["contents:read"], "GET /repos/o/r/git/ref/heads%2Ffeature%2Fx")).toBe(true);
+    expect(allows("github", ["contents:write"], "PATCH /repos/o/r/git/refs/heads%2Ffeature%2Fx")).toBe(true);
+    expect(allows("github", ["contents:read"], "GET /repos/o/r/git/trees/feature%2Fx")).toBe(true);
+    expect(allows("github", ["contents:read"], "GET /repos/o/r/compare/main...feature%2Fx")).toBe(true);
+    expect(allows("github", ["contents:read"], "GET /repos/o/r/tarball/release%2F1.0")).toBe(true);
+    // ...and nowhere else: not in {branch}, not standing in for the route's own segments.
+    expect(allows("github", ["contents:read"], "GET /repos/o/r/branches/feature%2Fx")).toBe(false);
+    expect(allows("github", ["contents:read"], "GET /repos/o/r%2Fcontents/a.md")).toBe(false);
+    expect(allows("github", ["issues:read"], "GET /repos/o/r/issues%2F2")).toBe(false);
     expect(allows("github", ["actions:write"], "POST /repos/o/r/actions/workflows/ci.yml/dispatches")).toBe(true);
     expect(allows("github", ["actions:read"], "POST /repos/o/r/actions/workflows/ci.yml/dispatches")).toBe(false);
     expect(allows("github", ["checks:write"], "POST /repos/o/r/check-runs")).toBe(true);
