@@ -132,13 +132,15 @@ export async function enforceConstraints(
   query: string,
   framing: { headers: Record<string, string>; contentLength: number; chunked: boolean },
   cap: number,
+  /** The body when another gate already read it (an MCP service's JSON-RPC check). */
+  preread: Buffer | null = null,
 ): Promise<GateResult> {
   const failure = checkQuery(applied, query);
   if (failure) return failure;
   if (applied.body.length === 0) return { body: null };
   let read: BodyRead;
   try {
-    read = await readBody(req, framing.contentLength, framing.chunked, cap);
+    read = preread ? { body: preread } : await readBody(req, framing.contentLength, framing.chunked, cap);
   } catch {
     return { unreadable: true };
   }
