@@ -21,6 +21,21 @@ const ask = (over: Partial<Parameters<typeof checkIssuerPolicy>[1]> = {}) => ({
 });
 
 describe("checkIssuerPolicy", () => {
+  it("a rule naming a scope family (tool:*) admits its members; a rule naming one member admits only it", () => {
+    const mcp: IssuerPolicy = {
+      allow: [
+        { service: "tools", scopes: ["tool:*"] },
+        { service: "search", scopes: ["tool:search", "mcp:resources"] },
+      ],
+    };
+    const a = (service: string, scopes: string[]) => checkIssuerPolicy(mcp, ask({ service, scopes }));
+    expect(a("tools", ["tool:search", "tool:delete_all"])).toMatchObject({ ok: true });
+    expect(a("tools", ["mcp:prompts"])).toMatchObject({ ok: false, reason: "scope_not_allowed" });
+    expect(a("search", ["tool:search", "mcp:resources"])).toMatchObject({ ok: true });
+    expect(a("search", ["tool:fetch"])).toMatchObject({ ok: false, reason: "scope_not_allowed" });
+    expect(a("search", ["tool:*"])).toMatchObject({ ok: false, reason: "scope_not_allowed" });
+  });
+
   it("admits a request inside a rule and defaults max_uses to the rule's maximum", () => {
     expect(checkIssuerPolicy(policy, ask())).toEqual({
       ok: true,

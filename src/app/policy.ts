@@ -1,7 +1,7 @@
 import { parseConstraints } from "../core/constraints.js";
 import { AppError } from "../core/errors.js";
 import { parseRate, rateWithin } from "../core/rate.js";
-import { isRoutePattern } from "../core/scopes.js";
+import { isRoutePattern, scopeFamily } from "../core/scopes.js";
 import { parseDuration } from "../core/ttl.js";
 import type { IssuerPolicy, IssuerPolicyRule } from "../core/types.js";
 
@@ -72,6 +72,13 @@ function ruleTtlMs(rule: IssuerPolicyRule): number | null {
   }
 }
 
+/** A rule admits a scope it names, or a member of a family it names (`tool:*` admits `tool:search`). */
+function ruleAdmits(ruleScopes: readonly string[], scope: string): boolean {
+  if (ruleScopes.includes(scope)) return true;
+  const family = scopeFamily(scope);
+  return family !== null && ruleScopes.includes(family);
+}
+
 function checkRule(rule: IssuerPolicyRule, ask: IssueAsk): PolicyDecision {
   const all = rule.scopes.includes("*");
   for (const s of ask.scopes) {
@@ -79,7 +86,7 @@ function checkRule(rule: IssuerPolicyRule, ask: IssueAsk): PolicyDecision {
       if (rule.allow_routes !== true) {
         return { ok: false, reason: "routes_not_allowed", message: "this API key may not issue raw route scopes" };
       }
-    } else if (!all && !rule.scopes.includes(s)) {
+    } else if (!all && !ruleAdmits(rule.scopes, s)) {
       return {
         ok: false,
         reason: "scope_not_allowed",

@@ -73,7 +73,10 @@ function resolveDefinition(input: ServiceInput): Pick<ServiceRecord, "template" 
     throw new AppError("template_not_found", `no template named ${JSON.stringify(input.template)}`);
   }
   const rawUpstream = input.upstream ?? template?.upstream;
-  if (!rawUpstream) throw new AppError("invalid_request", "upstream is required when no template is given");
+  if (!rawUpstream) {
+    const why = template ? `template ${template.name} names no upstream` : "no template is given";
+    throw new AppError("invalid_request", `upstream is required when ${why}`);
+  }
   const insecureUpstream = input.insecure_upstream ?? false;
   const scopes: ScopeCatalog = { ...(template?.scopes ?? {}), ...(input.scopes ?? {}) };
   validateCatalog(scopes);

@@ -115,3 +115,9 @@ export function hasDuplicateKey(root: JsonValue): boolean {
   }
   return false;
 }
+
+/** True when `text` (valid JSON) repeats a key in some object, also when the two spellings differ only by escapes. */
+export function hasDuplicateKeys(text: string): boolean {
+  const tree = parseJsonTree(text);
+  return tree !== null && hasDuplicateKey(tree);
+}

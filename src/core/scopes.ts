@@ -123,6 +123,26 @@ export function compileRoutes(patterns: readonly string[]): RouteMatcher {
   };
 }
 
+// A member of a scope family: `tool:search` under a catalog entry named `tool:*` (MCP tool names, see
+// gateway/mcp/). Members are plain names, so a family never matches a route pattern or another family.
+const FAMILY_MEMBER = /^([A-Za-z0-9_.-]+:)([A-Za-z0-9_.\-/]{1,128})$/;
+
+/** The name of the family `scope` belongs to (`tool:search` → `tool:*`), or null. */
+export function scopeFamily(scope: string): string | null {
+  const m = FAMILY_MEMBER.exec(scope);
+  return m ? `${m[1]}*` : null;
+}
+
+/**
+ * A catalog name's routes. A catalog entry named `<prefix>:*` is a family: every `<prefix>:<name>` resolves to
+ * its routes (the name itself is kept in the nonce's scopes, where the gateway reads it, e.g. as an MCP tool).
+ */
+function catalogEntry(catalog: ScopeCatalog, scope: string): string[] | undefined {
+  if (Object.hasOwn(catalog, scope)) return catalog[scope];
+  const family = scopeFamily(scope);
+  return family !== null && Object.hasOwn(catalog, family) ? catalog[family] : undefined;
+}
+
 /**
  * Resolves requested scopes against a service's catalog into the route patterns the nonce will carry.
  * Catalog names resolve through the catalog; raw route patterns are allowed only when `allowRoutes`.
@@ -138,7 +158,7 @@ export function resolveScopes(catalog: ScopeCatalog, requested: readonly string[
       routes.add(s);
       continue;
     }
-    const entry = Object.hasOwn(catalog, s) ? catalog[s] : undefined;
+    const entry = catalogEntry(catalog, s);
     if (!entry)
       throw new AppError("scope_unknown", `unknown scope ${JSON.stringify(s)} for this service`, { scope: s });
     for (const r of entry) routes.add(r);

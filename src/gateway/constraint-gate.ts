@@ -88,6 +88,8 @@ export async function enforceGate(
   target: { method: string; segments: readonly string[]; query: string },
   framing: { headers: Record<string, string>; contentLength: number; chunked: boolean },
   cap: number,
+  /** The body when another gate already read it (an MCP service's JSON-RPC check). */
+  preread: Buffer | null = null,
 ): Promise<GateResult> {
   const applied = nonce.constraints?.forRoute(target.method, target.segments) ?? null;
   const hasBody = framing.chunked || framing.contentLength > 0;
@@ -107,7 +109,7 @@ export async function enforceGate(
   if (early) return early;
   let read: BodyRead;
   try {
-    read = await readBody(req, framing.contentLength, framing.chunked, cap);
+    read = preread ? { body: preread } : await readBody(req, framing.contentLength, framing.chunked, cap);
   } catch {
     return { unreadable: true };
   }

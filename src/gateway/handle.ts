@@ -7,6 +7,7 @@ import { newId } from "../core/ids.js";
 import { isWellFormed, tokenKey } from "../core/tokens.js";
 import type { AuditDraft, AuditType, NonceRecord } from "../core/types.js";
 import type { RejectReason } from "../store/store.js";
+import type { ResponseTransform } from "./body-transform.js";
 import type { GatewayCaches, NonceInfo, ServiceEntry } from "./caches.js";
 import { canonicalizeTarget } from "./canonical-path.js";
 import type { CompletionLog } from "./completion-log.js";
@@ -18,6 +19,7 @@ import { GatewayReject, sendError } from "./errors.js";
 import { BodyLimit, type Forwarder, upstreamFailure } from "./forward.js";
 import { filterRequestHeaders } from "./headers.js";
 import { injectCredential, stripQueryParam } from "./inject.js";
+import { gateMcpRequest } from "./mcp/request-gate.js";
 import { RateLimiter } from "./rate-limiter.js";
 import { RelayHandler, UnrelayableResponse } from "./respond.js";
 import { wipeNeedles } from "./scrub.js";
@@ -51,6 +53,8 @@ interface Flow {
   sourceIp: string | null;
   service: string;
   nonce: NonceInfo | null;
+  /** Rewrites the answer before scrubbing (MCP services: tools/list filtering). */
+  transform?: ResponseTransform;
 }
 
 export function createHandler(
@@ -219,6 +223,19 @@ export function createHandler(
     };
     res.once("close", release);
 
+    let body: Buffer | null = null;
+    // MCP services: each JSON-RPC message is checked against the nonce's tool scopes (gateway/mcp/).
+    if (service.template === "mcp") {
+      const gate = await gateMcpRequest(info.scopes, f.method, req, filtered, bodyCap);
+      if ("refuse" in gate) {
+        if (gate.refuse !== "bad_request" && (await answeredDead(f, key, info))) return;
+        if (gate.audit) await auditRejected(f, info, gate.refuse, gate.audit);
+        return reject(f, gate.refuse, gate.message);
+      }
+      body = gate.body;
+      f.transform = gate.transform;
+    }
+
     if (info.rate) {
       const waitMs = limiter.take(nonceId, info.rate, info.expiresAt, f.now);
       if (waitMs > 0) {
@@ -229,7 +246,7 @@ export function createHandler(
       }
     }
 
-    const gate = await enforceGate(info, req, { method: f.method, ...target }, filtered, bodyCap);
+    const gate = await enforceGate(info, req, { method: f.method, ...target }, filtered, bodyCap, body);
     if ("unreadable" in gate) return reject(f, "bad_request", "the request body could not be read");
     if ("tooLarge" in gate) return reject(f, "payload_too_large", "request body exceeds the gateway limit");
     if ("refused" in gate) {
@@ -242,7 +259,8 @@ export function createHandler(
       await auditRejected(f, info, "constraint_failed", { field: gate.field });
       return reject(f, "constraint_failed", `request field ${gate.field} does not satisfy this nonce's constraints`);
     }
-    const body = gate.body;
+    // A body read by the MCP gate and not needed by the constraint gate is still the one to forward.
+    body = gate.body ?? body;
 
     let consumed: Awaited<ReturnType<AppContext["store"]["consumeNonce"]>>;
     // Pending nonce.completed events join this consume's group-committed transaction (see CompletionLog).
@@ -309,7 +327,7 @@ export function createHandler(
     if (buffered) body = buffered.length > 0 ? buffered : null;
     else if (framing.chunked) body = req.pipe(new BodyLimit(cfg.maxBodyBytes));
     else if (framing.contentLength > 0) body = req;
-    const relay = new RelayHandler(res, f.method, needles);
+    const relay = new RelayHandler(res, f.method, needles, f.transform);
     const sentAt = performance.now();
     forwarder.dispatch(
       { origin, insecure },

@@ -55,6 +55,11 @@ export const FORWARDED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
   "anthropic-version",
   "anthropic-beta",
   "notion-version",
+  // MCP Streamable HTTP (session, protocol version, SSE resumption): not credentials, the spec forbids using a
+  // session id for authorisation
+  "mcp-session-id",
+  "mcp-protocol-version",
+  "last-event-id",
 ]);
 
 const NEVER_FORWARDED: ReadonlySet<string> = new Set([

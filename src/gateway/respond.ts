@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import type { Dispatcher } from "undici";
+import { type BodyTransform, type ResponseTransform, TRANSFORM_BODY_CAP } from "./body-transform.js";
 import { HOP_BY_HOP_RESPONSE } from "./headers.js";
 import { Scrubber } from "./scrub.js";
 
@@ -116,11 +117,14 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
   private decoders: Decoder[] = [];
   private clientGone = false;
   private broken = false;
+  private body: BodyTransform | null = null;
+  private collected = 0;
 
   constructor(
     private readonly res: ServerResponse,
     private readonly method: string,
     needles: readonly Buffer[],
+    private readonly transform?: ResponseTransform,
   ) {
     this.scrubber = new Scrubber(needles);
     this.outcome = new Promise((resolve) => {
@@ -193,10 +197,18 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
       this.block(controller, "the upstream used a content-encoding the gateway cannot inspect");
       return;
     }
+    // A transform (body-transform.ts) rewrites the body before the scrubber sees it; one that needs the whole body
+    // gets the small-body path (bounded by TRANSFORM_BODY_CAP) and so cannot take an encoded body.
+    const transformed = this.transform?.(status, out) ?? null;
+    if (transformed === "block" || (transformed?.whole && decoders.length > 0)) {
+      this.block(controller, "the upstream's answer could not be inspected");
+      return;
+    }
+    this.body = transformed;
     const declared = typeof out["content-length"] === "string" ? Number(out["content-length"]) : Number.NaN;
     delete out["content-length"];
     delete out["content-encoding"];
-    if (decoders.length === 0 && declared >= 0 && declared <= SMALL_BODY_BYTES) {
+    if (decoders.length === 0 && (transformed?.whole || (declared >= 0 && declared <= SMALL_BODY_BYTES))) {
       this.mode = "small";
       return;
     }
@@ -239,6 +251,10 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
     switch (this.mode) {
       case "small":
         this.chunks.push(chunk);
+        if (this.body?.whole) {
+          this.collected += chunk.length;
+          if (this.collected > TRANSFORM_BODY_CAP) this.failUntransformable(controller);
+        }
         return;
       case "stream":
         if (!this.send(chunk)) controller.pause();
@@ -257,8 +273,16 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
     switch (this.mode) {
       case "small": {
         this.mode = "done";
-        const raw = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
+        let raw = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
         this.chunks = [];
+        if (this.body) {
+          try {
+            raw = Buffer.concat([this.body.push(raw), this.body.end()]);
+          } catch {
+            this.failUntransformable(controller);
+            return;
+          }
+        }
         const head = this.scrubber.push(raw);
         const tail = this.scrubber.end();
         const body = tail.length > 0 ? Buffer.concat([head, tail]) : head;
@@ -294,7 +318,16 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
 
   /** Scrubs and writes one chunk; false when the agent's socket wants us to wait. */
   private send(chunk: Buffer): boolean {
-    const clean = this.scrubber.push(chunk);
+    let input = chunk;
+    if (this.body) {
+      try {
+        input = this.body.push(chunk);
+      } catch {
+        this.breakStream();
+        return true;
+      }
+    }
+    const clean = this.scrubber.push(input);
     if (clean.length === 0) return true;
     this.bytes += clean.length;
     return this.res.write(clean);
@@ -302,8 +335,16 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
 
   private finishStream(): void {
     if (this.mode !== "stream" && this.mode !== "decode") return;
+    let rest: Buffer = Buffer.alloc(0);
+    try {
+      if (this.body) rest = this.scrubber.push(this.body.end());
+    } catch {
+      this.breakStream();
+      return;
+    }
     this.mode = "done";
-    const tail = this.scrubber.end();
+    const scrubbedTail = this.scrubber.end();
+    const tail = rest.length > 0 ? Buffer.concat([rest, scrubbedTail]) : scrubbedTail;
     if (tail.length > 0) {
       this.bytes += tail.length;
       this.res.end(tail);
@@ -322,6 +363,14 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
     this.destroyDecoders();
     this.res.destroy();
     this.relayed();
+  }
+
+  /** A whole body the transform could not take (too large, or it threw): nothing was sent, the caller answers. */
+  private failUntransformable(controller: Dispatcher.DispatchController): void {
+    this.mode = "done";
+    this.chunks = [];
+    controller.abort(new Error("untransformable response"));
+    this.settle({ kind: "failed", error: new UnrelayableResponse("the upstream's answer could not be inspected") });
   }
 
   private filterHeaders(src: IncomingHttpHeaders): Record<string, string | string[]> {

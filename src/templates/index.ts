@@ -1,5 +1,6 @@
 import type { ScopeCatalog, ServiceAuth } from "../core/types.js";
 import github from "./github.json" with { type: "json" };
+import mcp from "./mcp.json" with { type: "json" };
 import openai from "./openai.json" with { type: "json" };
 import slack from "./slack.json" with { type: "json" };
 import stripe from "./stripe.json" with { type: "json" };
@@ -12,12 +13,13 @@ export interface ServiceTemplate {
   name: string;
   description: string;
   source: string;
-  upstream: string;
+  /** Absent when the template names no fixed host (mcp): the service then must give its upstream. */
+  upstream?: string;
   auth: ServiceAuth;
   scopes: ScopeCatalog;
 }
 
-const ALL: readonly ServiceTemplate[] = [stripe, github, slack, openai].map((t) =>
+const ALL: readonly ServiceTemplate[] = [stripe, github, slack, openai, mcp].map((t) =>
   Object.freeze({ ...t, auth: t.auth as ServiceAuth }),
 );
 

@@ -31,7 +31,9 @@ describe("service templates", () => {
   it.each(listTemplates().map((t) => [t.name, t] as const))("%s is a valid, public-https service", (_n, t) => {
     expect(t.source).toMatch(/^https:\/\//);
     expect(() => validateCatalog(t.scopes)).not.toThrow();
-    expect(validateUpstream(t.upstream, false)).toBe(t.upstream);
+    // Only the mcp template names no host: every MCP server has its own.
+    if (t.name === "mcp") expect(t.upstream).toBeUndefined();
+    else expect(validateUpstream(t.upstream ?? "", false)).toBe(t.upstream);
     expect(validateAuth(t.auth)).toEqual(t.auth);
     expect(t.auth).toEqual({ type: "bearer" });
     expect(Object.keys(t.scopes).length).toBeGreaterThan(0);
@@ -179,5 +181,20 @@ describe("service templates", () => {
     expect(allows("openai", ["fine_tuning:read"], "GET /v1/fine_tuning/jobs/ftjob-1/events")).toBe(true);
     expect(allows("openai", ["vector_stores:read"], "POST /v1/vector_stores/vs_1/search")).toBe(true);
     expect(allows("openai", ["vector_stores:read"], "POST /v1/vector_stores/vs_1/files")).toBe(false);
+  });
+
+  it("mcp: tool:<name> (a family under tool:*), mcp:resources and mcp:prompts all reach the server's endpoint", () => {
+    const t = getTemplate("mcp");
+    expect(t?.upstream).toBeUndefined();
+    const routes = resolveScopes(scopesOf("mcp"), ["tool:search", "tool:fetch"], false);
+    expect(routes).toEqual(["POST /**", "GET /**", "DELETE /**"]);
+    expect(allows("mcp", ["tool:search"], "POST /mcp")).toBe(true);
+    expect(allows("mcp", ["tool:search"], "GET /mcp")).toBe(true);
+    expect(allows("mcp", ["mcp:prompts"], "DELETE /mcp")).toBe(true);
+    expect(allows("mcp", ["tool:search"], "PUT /mcp")).toBe(false);
+    // Which tool, resource or prompt is decided per JSON-RPC message by the gateway (gateway/mcp/), not by routes.
+    expect(() => resolveScopes(scopesOf("mcp"), ["mcp:everything"], false)).toThrow(/unknown scope/);
+    expect(() => resolveScopes(scopesOf("mcp"), ["tool:a b"], false)).toThrow(/unknown scope/);
+    expect(() => resolveScopes(scopesOf("stripe"), ["read:anything_else"], false)).toThrow(/unknown scope/);
   });
 });

@@ -9,7 +9,7 @@ const TemplateSchema = z
     name: z.string(),
     description: z.string(),
     source: z.string(),
-    upstream: z.string(),
+    upstream: z.string().optional().openapi({ description: "Absent when the template names no fixed host (mcp)" }),
     auth: AuthSchema,
     scopes: z.record(z.string(), z.array(z.string())),
   })
