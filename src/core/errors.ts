@@ -32,6 +32,7 @@ export const ERROR_CODES = [
   "headers_too_large",
   "upstream_error",
   "upstream_timeout",
+  "credential_unavailable",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -72,6 +73,7 @@ export function httpStatus(code: ErrorCode): number {
     case "internal":
       return 500;
     case "upstream_error":
+    case "credential_unavailable":
       return 502;
     case "unavailable":
       return 503;

@@ -8,6 +8,7 @@ import { CompletionLog } from "./completion-log.js";
 import { writeRawError } from "./errors.js";
 import { createForwarder } from "./forward.js";
 import { createHandler } from "./handle.js";
+import { createMinted } from "./minted/index.js";
 
 /**
  * The gateway listener (data plane). node:http with its options set on purpose (rules 6 and 8): strict parser
@@ -34,7 +35,8 @@ export function createGatewayServer(
   const caches = new GatewayCaches(ctx);
   const forwarder = createForwarder(cfg);
   const completions = new CompletionLog(ctx);
-  const handler = createHandler(ctx, caches, forwarder, completions);
+  const { minted, http: issuerHttp } = createMinted(ctx);
+  const handler = createHandler(ctx, caches, forwarder, completions, minted);
   const options: http.ServerOptions = {
     maxHeaderSize: cfg.maxHeaderBytes,
     insecureHTTPParser: false,
@@ -73,7 +75,9 @@ export function createGatewayServer(
     async close() {
       caches.dispose();
       await completions.flush();
+      await minted.close();
       await forwarder.close();
+      await issuerHttp.close();
     },
   };
 }

@@ -65,6 +65,9 @@ export interface MintedCredential {
   expiresAt: number;
   /** Safe to audit and log: a keyed hash of the value (core/crypto.ts fingerprint), never the value. */
   fingerprint: string;
+  /** Set when minting rotated the ROOT credential (an OAuth refresh token, re-sealed and stored before this
+   * credential is returned): the new root's fingerprint, so the cache does not take the change for an admin's. */
+  rootFingerprint?: string;
   /** Kind-private state for sign()/destroy() (e.g. session keys). Never logged or serialised. */
   state?: unknown;
 }
