@@ -8,6 +8,7 @@ import { CompletionLog } from "./completion-log.js";
 import { writeRawError } from "./errors.js";
 import { createForwarder } from "./forward.js";
 import { createHandler } from "./handle.js";
+import type { MintedCredentials } from "./minted/cache.js";
 import { createMinted } from "./minted/index.js";
 
 /**
@@ -24,6 +25,7 @@ const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
 export interface GatewayServer {
   server: http.Server | https.Server;
+  minted: MintedCredentials;
   close(): Promise<void>;
 }
 
@@ -72,6 +74,7 @@ export function createGatewayServer(
 
   return {
     server,
+    minted,
     async close() {
       caches.dispose();
       await completions.flush();
