@@ -56,11 +56,15 @@ export interface MintedOptions {
   refreshMarginMs?: number;
   /** Sweep period on the injected clock (checked by a real timer; tests call sweep() directly). */
   sweepEveryMs?: number;
+  refusalHoldMs?: number;
 }
 
 export class MintedCredentials {
   private readonly entries = new Map<string, Entry>();
   private readonly inflight = new Map<string, Promise<Entry>>();
+  /** An issuer that refused is not asked again for `refusalHoldMs` (same root credential): no retry storms. */
+  private readonly refused = new Map<string, { until: number; root: string | null; reason: string }>();
+  private readonly refusalHoldMs: number;
   private readonly margin: number;
   private timer: NodeJS.Timeout | null = null;
   private readonly onRevoked = (id: string) => void this.endNonce(id, "revoked");
@@ -72,6 +76,7 @@ export class MintedCredentials {
     opts: MintedOptions = {},
   ) {
     this.margin = opts.refreshMarginMs ?? 60_000;
+    this.refusalHoldMs = opts.refusalHoldMs ?? 10_000;
     ctx.events.on("nonce.revoked", this.onRevoked);
     ctx.events.on("service.changed", this.onServiceChanged);
     if (opts.sweepEveryMs !== 0) {
@@ -121,6 +126,10 @@ export class MintedCredentials {
   ): Promise<Entry> {
     const running = this.inflight.get(key);
     if (running) return running;
+    const held = this.refused.get(key);
+    if (held && held.root === service.credentialFingerprint && this.ctx.clock.now() < held.until) {
+      return Promise.reject(new CredentialUnavailable(held.reason));
+    }
     const p = this.mint(key, minter, nonce, service, requestId, previous).finally(() => this.inflight.delete(key));
     this.inflight.set(key, p);
     return p;
@@ -141,7 +150,14 @@ export class MintedCredentials {
     try {
       cred = await minter.mint({ nonce, service, rootSecret: root, now });
     } catch (e) {
-      if (e instanceof CredentialUnavailable) await this.auditFailure(nonce, service, e.reason, requestId);
+      if (e instanceof CredentialUnavailable) {
+        this.refused.set(key, {
+          until: now + this.refusalHoldMs,
+          root: service.credentialFingerprint,
+          reason: e.reason,
+        });
+        await this.auditFailure(nonce, service, e.reason, requestId);
+      }
       throw e;
     } finally {
       root.fill(0);
@@ -170,6 +186,7 @@ export class MintedCredentials {
       throw e;
     }
     this.entries.set(key, entry);
+    this.refused.delete(key);
     if (previous && previous !== entry) await this.destroyEntry(previous, "replaced");
     return entry;
   }
@@ -197,6 +214,7 @@ export class MintedCredentials {
    */
   async sweep(): Promise<void> {
     const now = this.ctx.clock.now();
+    for (const [k, r] of this.refused) if (now >= r.until) this.refused.delete(k);
     for (const e of [...this.entries.values()]) {
       if (e.destroyed) continue;
       if (e.nonceExpiresAt !== null && now >= e.nonceExpiresAt) {
