@@ -70,6 +70,12 @@ afterAll(async () => {
 });
 
 describe("github_app services", () => {
+  it("GET /v1/templates lists the github_app form of github", async () => {
+    const r = await api("GET", "/v1/templates");
+    const github = r.body.templates.find((t: { name: string }) => t.name === "github");
+    expect(github.auth_forms.map((f: { type: string }) => f.type)).toEqual(["bearer", "github_app"]);
+  });
+
   it("refuses a nonce without repositories, and repositories on a static service", async () => {
     const r = await api("POST", "/v1/nonces", { service: "github", scope: "issues:read", agent: "a" });
     expect(r.status).toBe(400);
