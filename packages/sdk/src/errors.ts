@@ -31,6 +31,7 @@ export const ERROR_CODES = [
   "headers_too_large",
   "upstream_error",
   "upstream_timeout",
+  "credential_unavailable",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
