@@ -12,6 +12,7 @@ import { createLogger, type Logger } from "./app/logger.js";
 import { createMetrics } from "./app/metrics.js";
 import type { Config } from "./config.js";
 import { type Clock, systemClock } from "./core/clock.js";
+import type { MintedCredentials } from "./gateway/minted/cache.js";
 import { createGatewayServer } from "./gateway/server.js";
 import { openStore } from "./store/index.js";
 
@@ -28,6 +29,8 @@ export interface RunningServer {
   audit: AuditRuntime;
   /** Set only when an admin key was generated on this start; print it once. */
   adminKey: string | null;
+  /** The gateway's minted (dynamic) credentials; null without a gateway. Tests drive its expiry sweep. */
+  minted: MintedCredentials | null;
   close(): Promise<void>;
 }
 
@@ -99,8 +102,10 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
 
     // The gateway listens first so that, with port 0, the control plane advertises the port actually bound.
     let gatewayUrl: string | null = null;
+    let minted: MintedCredentials | null = null;
     if (config.role !== "api") {
       const gw = createGatewayServer(ctx, tls ? { tls } : {});
+      minted = gw.minted;
       closers.push(gw.close);
       gatewayUrl = urlFor(Boolean(tls), config.host, await listen(gw.server, config.gatewayPort, config.host));
       if (!config.publicGatewayUrl)
@@ -130,6 +135,7 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
       gatewayUrl,
       audit: running,
       adminKey,
+      minted,
       close() {
         closed ??= (async () => {
           clearInterval(cleanup);

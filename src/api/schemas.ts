@@ -156,9 +156,25 @@ export const NonceView = z
 
 export const AuthSchema = z
   .strictObject({
-    type: z.enum(["bearer", "basic", "header", "query"]),
+    type: z.enum(["bearer", "basic", "header", "query", "github_app", "oauth2", "aws_sigv4"]).openapi({
+      description:
+        "bearer|basic|header|query inject the sealed secret itself; github_app and oauth2 (and aws_sigv4) mint " +
+        "a short-lived credential from it (per nonce for github_app, shared per service for oauth2).",
+    }),
     name: z.string().max(64).optional(),
     prefix: z.string().max(32).optional(),
+    app_id: z.string().max(32).optional().openapi({ description: "github_app: the App's id", example: "123456" }),
+    installation_id: z
+      .string()
+      .max(32)
+      .optional()
+      .openapi({ description: "github_app: the installation tokens are minted for", example: "7654321" }),
+    grant: z.enum(["client_credentials", "refresh_token"]).optional().openapi({ description: "oauth2 grant" }),
+    token_url: z.string().max(2048).optional().openapi({ description: "oauth2: the token endpoint (https)" }),
+    client_id: z.string().max(256).optional(),
+    scope: z.string().max(1024).optional().openapi({ description: "oauth2: scope requested with each token" }),
+    audience: z.string().max(1024).optional(),
+    resource: z.string().max(2048).optional().openapi({ description: "oauth2: RFC 8707 resource indicator" }),
   })
   .openapi("ServiceAuth");
 

@@ -3,9 +3,14 @@ import { AppError } from "../core/errors.js";
 import { auditDraft, type Caller } from "./audit-draft.js";
 import { requireRole } from "./auth.js";
 import type { AppContext } from "./context.js";
+import { dynamicCredentialPlaintext, isDynamicAuth } from "./dynamic-auth.js";
 
 /** What the API accepts: a single secret, or a username/password pair for basic-auth services. */
-export type CredentialInput = { secret: string } | { username: string; password: string };
+export type CredentialInput =
+  | { secret: string }
+  | { username: string; password: string }
+  | { private_key: string }
+  | { client_secret: string; refresh_token?: string | undefined };
 
 export interface CredentialSet {
   fingerprint: string;
@@ -16,6 +21,7 @@ export interface CredentialSet {
 const FORBIDDEN = /[\r\n\0]/;
 
 function plaintextFor(authType: string, input: CredentialInput): Buffer {
+  if (isDynamicAuth(authType)) return dynamicCredentialPlaintext(authType, input as Record<string, unknown>);
   if (authType === "basic") {
     if (!("username" in input))
       throw new AppError("invalid_request", "this service uses basic auth: send username and password");

@@ -8,6 +8,7 @@ import { resolveTtl } from "../core/ttl.js";
 import type { NonceRecord } from "../core/types.js";
 import { auditDraft, type Caller } from "./audit-draft.js";
 import type { AppContext } from "./context.js";
+import { resolveCredentialParams } from "./credential-params.js";
 import { checkIssuerPolicy, type DenyReason } from "./policy.js";
 import type { ServiceCache } from "./service-cache.js";
 
@@ -22,6 +23,8 @@ export interface IssueInput {
   rate?: string | undefined;
   constraints?: Record<string, unknown> | undefined;
   metadata?: Record<string, unknown> | undefined;
+  /** github_app services: the repositories the nonce's installation token is narrowed to (required there). */
+  github?: { repositories: string[] } | undefined;
 }
 
 export interface IssuedNonce {
@@ -98,6 +101,7 @@ export async function issueNonce(
   const service = await services.get(input.service);
   if (!service) throw new AppError("service_not_found", `no service named ${JSON.stringify(input.service)}`);
   const routes = resolveScopes(service.scopes, scopes, allowRoutes);
+  const credentialParams = resolveCredentialParams(service, input);
   if (!service.credential) {
     throw new AppError("credential_missing", `service ${JSON.stringify(service.name)} has no credential set`);
   }
@@ -116,6 +120,7 @@ export async function issueNonce(
     constraints,
     rate,
     metadata: input.metadata ?? null,
+    credentialParams,
     issuedBy: caller.key.id,
     createdAt: now,
     expiresAt: now + ttlMs,
@@ -138,6 +143,7 @@ export async function issueNonce(
           max_uses: maxUses,
           ...(rate === null ? {} : { rate }),
           ...(constraints === null ? {} : { constraints }),
+          ...(credentialParams === null ? {} : credentialParams),
         },
       },
       now,

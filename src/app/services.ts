@@ -5,6 +5,7 @@ import { getTemplate } from "../templates/index.js";
 import { auditDraft, type Caller } from "./audit-draft.js";
 import { requireRole } from "./auth.js";
 import type { AppContext } from "./context.js";
+import { isDynamicAuth, validateDynamicAuth } from "./dynamic-auth.js";
 import { policyServices } from "./policy.js";
 import { validateUpstream } from "./upstream.js";
 
@@ -35,7 +36,13 @@ const RESERVED_HEADERS = new Set([
   "forwarded",
 ]);
 
-export function validateAuth(auth: ServiceAuth): ServiceAuth {
+export function validateAuth(auth: ServiceAuth, insecureUpstream = false): ServiceAuth {
+  if (isDynamicAuth(auth.type)) return validateDynamicAuth(auth, insecureUpstream);
+  for (const k of ["app_id", "installation_id", "grant", "token_url", "client_id", "scope", "audience", "resource"]) {
+    if (auth[k as keyof ServiceAuth] !== undefined) {
+      throw new AppError("invalid_request", `auth.${k} is not used with auth.type ${auth.type}`);
+    }
+  }
   const { type, name, prefix } = auth;
   if ((type === "bearer" || type === "basic") && name !== undefined) {
     throw new AppError("invalid_request", `auth.name is not used with auth.type ${type}`);
@@ -83,7 +90,7 @@ function resolveDefinition(input: ServiceInput): Pick<ServiceRecord, "template" 
   return {
     template: template?.name ?? null,
     upstream: validateUpstream(rawUpstream, insecureUpstream),
-    auth: validateAuth(input.auth ?? template?.auth ?? { type: "bearer" }),
+    auth: validateAuth(input.auth ?? template?.auth ?? { type: "bearer" }, insecureUpstream),
     scopes,
     insecureUpstream,
   };

@@ -34,6 +34,7 @@ export const ERROR_CODES = [
   "upstream_error",
   "upstream_timeout",
   "response_blocked",
+  "credential_unavailable",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -76,6 +77,7 @@ export function httpStatus(code: ErrorCode): number {
       return 500;
     case "upstream_error":
     case "response_blocked":
+    case "credential_unavailable":
       return 502;
     case "unavailable":
       return 503;

@@ -5,7 +5,10 @@
 
 export type Role = "admin" | "issuer" | "auditor";
 
-export type AuthType = "bearer" | "basic" | "header" | "query";
+/** Static kinds inject the sealed secret itself; dynamic kinds mint a short-lived credential from it
+ * (src/gateway/minted/). */
+export type StaticAuthType = "bearer" | "basic" | "header" | "query";
+export type AuthType = StaticAuthType | "github_app" | "oauth2" | "aws_sigv4";
 
 export interface ServiceAuth {
   type: AuthType;
@@ -13,6 +16,16 @@ export interface ServiceAuth {
   name?: string;
   /** Optional value prefix for type "header", e.g. "token " — bearer and basic have fixed shapes. */
   prefix?: string;
+  /** github_app: the App's id and the installation the tokens are minted for. */
+  app_id?: string;
+  installation_id?: string;
+  /** oauth2: how access tokens are obtained. */
+  grant?: "client_credentials" | "refresh_token";
+  token_url?: string;
+  client_id?: string;
+  scope?: string;
+  audience?: string;
+  resource?: string;
 }
 
 /** Catalog: scope name → route patterns (`"GET /v1/customers/{id}"`). */
@@ -54,6 +67,9 @@ export interface NonceRecord {
   /** Per-nonce rate limit, `"60/m"` (see core/rate.ts); null or absent for none. Read back always as a value. */
   rate?: string | null;
   metadata: Record<string, unknown> | null;
+  /** Per-kind parameters of a minted credential (`{github: {repositories}}`, `{aws: {resources}}`); null or
+   * absent for static services. See src/gateway/minted/types.ts CredentialParams. */
+  credentialParams?: Record<string, unknown> | null;
   /** API key id that issued it. */
   issuedBy: string;
   createdAt: number;
@@ -110,6 +126,10 @@ export type AuditType =
   | "service.updated"
   | "service.deleted"
   | "credential.set"
+  | "credential.minted"
+  | "credential.destroyed"
+  | "credential.rotated"
+  | "credential.mint_failed"
   | "key.created"
   | "key.revoked"
   | "system.started"

@@ -4,6 +4,7 @@ import { parseRate, type Rate } from "../core/rate.js";
 import { compileRoutes, type RouteMatcher } from "../core/scopes.js";
 import type { NonceRecord, ServiceRecord } from "../core/types.js";
 import { KnownDead } from "./dead-nonces.js";
+import type { CredentialParams } from "./minted/types.js";
 import { checkUpstream, type UpstreamCheck } from "./upstream.js";
 
 /**
@@ -50,6 +51,9 @@ export interface NonceInfo {
   agent: string;
   task: string | null;
   expiresAt: number;
+  routes: string[];
+  /** Per-kind parameters of a minted credential (github repositories …), null for static services. */
+  params: CredentialParams | null;
   matcher: RouteMatcher;
   /** Compiled request constraints, or null when the nonce has none. */
   constraints: ConstraintChecker | null;
@@ -127,6 +131,8 @@ export class GatewayCaches {
       agent: rec.agent,
       task: rec.task,
       expiresAt: rec.expiresAt,
+      routes: rec.routes,
+      params: (rec.credentialParams as CredentialParams | null | undefined) ?? null,
       matcher,
       constraints,
       rate: rec.rate ? parseRate(rec.rate) : null,

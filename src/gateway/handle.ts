@@ -20,6 +20,8 @@ import { BodyLimit, type Forwarder, upstreamFailure } from "./forward.js";
 import { filterRequestHeaders } from "./headers.js";
 import { injectCredential, stripQueryParam } from "./inject.js";
 import { gateMcpRequest } from "./mcp/request-gate.js";
+import type { Lease, MintedCredentials } from "./minted/cache.js";
+import { type CredentialMinter, CredentialUnavailable, type MintNonce } from "./minted/types.js";
 import { RateLimiter } from "./rate-limiter.js";
 import { RelayHandler, UnrelayableResponse } from "./respond.js";
 import { wipeNeedles } from "./scrub.js";
@@ -63,6 +65,7 @@ export function createHandler(
   forwarder: Forwarder,
   completions: CompletionLog,
   deadLog: DeadNonceLog,
+  minted: MintedCredentials | null = null,
 ) {
   const cfg = ctx.config.gateway;
   const m = ctx.metrics;
@@ -205,6 +208,21 @@ export function createHandler(
     let query = target.query;
     if (service.auth.type === "header" && service.auth.name) delete headers[service.auth.name.toLowerCase()];
     if (service.auth.type === "query" && service.auth.name) query = stripQueryParam(query, service.auth.name);
+    const dynamic = mintedFor(service.auth.type, minted);
+    if (dynamic === "unsupported") return reject(f, "upstream_error", "this service's auth type is not supported here");
+    if (dynamic?.minter.authorize) {
+      const refusal = dynamic.minter.authorize(mintNonce(info), service, {
+        method: f.method,
+        path: target.path,
+        query,
+        headers,
+        body: null,
+      });
+      if (refusal) {
+        await auditRejected(f, info, refusal.code, refusal.data);
+        return reject(f, refusal.code, refusal.message);
+      }
+    }
 
     const nonceId = info.id;
     const running = inflight.get(nonceId) ?? 0;
@@ -286,8 +304,53 @@ export function createHandler(
       return refuseDead(f, info, reason);
     }
 
-    // Every check passed and the use is on the audit log: only now is the credential decrypted.
+    // Every check passed and the use is on the audit log: only now is the credential decrypted (or minted).
     let needles: Buffer[];
+    if (dynamic) {
+      const n = consumed.nonce;
+      const lastUse = n.maxUses !== null && n.uses >= n.maxUses;
+      const out = { method: f.method, path: target.path, query, headers, body };
+      let lease: Lease;
+      try {
+        lease = await dynamic.cache.lease(dynamic.minter, mintNonce(info), service, f.requestId);
+        Object.assign(headers, lease.headers);
+        if (dynamic.minter.sign) await dynamic.minter.sign(lease.cred, out, service);
+      } catch (e) {
+        if (lastUse) void dynamic.cache.endNonce(info.id, "exhausted");
+        if (e instanceof CredentialUnavailable) {
+          return reject(
+            f,
+            "credential_unavailable",
+            "the service's credential issuer refused or failed; see the audit log",
+          );
+        }
+        ctx.log.error(
+          { err: errName(e), request_id: f.requestId },
+          "gateway could not mint a credential (fail closed)",
+        );
+        return reject(f, "unavailable", "the credential store is unavailable");
+      }
+      needles = lease.needles;
+      try {
+        const status = await forward(
+          f,
+          upstream.origin,
+          upstream.insecure,
+          target.path,
+          out.query,
+          headers,
+          filtered,
+          body,
+          needles,
+        );
+        // A shared token the upstream no longer accepts is dropped once; the next request gets a fresh one.
+        if (status === 401 && dynamic.minter.retryOn401) await dynamic.cache.invalidate(lease);
+      } finally {
+        wipeNeedles(needles);
+        if (lastUse) void dynamic.cache.endNonce(info.id, "exhausted");
+      }
+      return;
+    }
     try {
       const secret = open(ctx.masterKeys, service.name, service.credential);
       try {
@@ -319,10 +382,13 @@ export function createHandler(
     framing: { contentLength: number; chunked: boolean },
     buffered: Buffer | null,
     needles: Buffer[],
-  ): Promise<void> {
+  ): Promise<number | null> {
     const { req, res } = f;
     const pathAndQuery = query.length > 0 ? `${path}?${query}` : path;
-    if (!originUnchanged(origin, pathAndQuery)) return reject(f, "bad_request", "request target changes the origin");
+    if (!originUnchanged(origin, pathAndQuery)) {
+      reject(f, "bad_request", "request target changes the origin");
+      return null;
+    }
     let body: Readable | Buffer | null = null;
     if (buffered) body = buffered.length > 0 ? buffered : null;
     else if (framing.chunked) body = req.pipe(new BodyLimit(cfg.maxBodyBytes));
@@ -340,7 +406,7 @@ export function createHandler(
     }
     switch (outcome.kind) {
       case "failed": {
-        if (res.destroyed) return;
+        if (res.destroyed) return null;
         const e = outcome.error;
         if (e instanceof UnrelayableResponse) {
           reject(f, "upstream_error", "the upstream sent a response the gateway cannot relay");
@@ -350,16 +416,19 @@ export function createHandler(
           reject(f, failure.code, failure.message);
         }
         // The use was counted and audited as nonce.used: close it with the outcome the agent saw.
-        return completed(f, res.statusCode, 0);
+        completed(f, res.statusCode, 0);
+        return null;
       }
       case "blocked":
         m.secretsScrubbed.inc({ service: f.service, action: "blocked" });
         reject(f, "response_blocked", outcome.reason);
-        return completed(f, res.statusCode, 0);
+        completed(f, res.statusCode, 0);
+        return null;
       case "relayed":
         if (outcome.scrubbed > 0) m.secretsScrubbed.inc({ service: f.service, action: "redacted" }, outcome.scrubbed);
         m.gatewayRequests.inc({ service: f.service, outcome: "forwarded" });
-        return completed(f, outcome.status, outcome.bytes);
+        completed(f, outcome.status, outcome.bytes);
+        return outcome.status;
     }
   }
 
@@ -399,6 +468,29 @@ export function createHandler(
 }
 
 function noop(): void {}
+
+/** The minter of a dynamic auth kind, null for static kinds, "unsupported" for a dynamic kind not registered. */
+function mintedFor(
+  type: string,
+  cache: MintedCredentials | null,
+): { minter: CredentialMinter; cache: MintedCredentials } | null | "unsupported" {
+  if (type === "bearer" || type === "basic" || type === "header" || type === "query") return null;
+  const minter = cache?.minterFor(type);
+  return minter && cache ? { minter, cache } : "unsupported";
+}
+
+function mintNonce(info: NonceInfo): MintNonce {
+  return {
+    id: info.id,
+    service: info.service,
+    agent: info.agent,
+    task: info.task,
+    scopes: info.scopes,
+    routes: info.routes,
+    expiresAt: info.expiresAt,
+    params: info.params,
+  };
+}
 
 /** Only the error's class/code reaches logs: messages from I/O layers can carry URLs. */
 function errName(e: unknown): string {

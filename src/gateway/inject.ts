@@ -75,6 +75,9 @@ export function injectCredential(
       const param = `${encodeURIComponent(name)}=${encodeURIComponent(secret.toString("utf8"))}`;
       return { query: query.length === 0 ? param : `${query}&${param}`, needles: buildNeedles([secret]) };
     }
+    default:
+      // Dynamic kinds never inject their root secret: minted/ credentials are applied by applyMinted().
+      throw new GatewayReject("upstream_error", "this service's credential is minted, not injected");
   }
 }
 

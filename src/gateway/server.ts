@@ -9,6 +9,8 @@ import { DeadNonceLog } from "./dead-nonce-log.js";
 import { writeRawError } from "./errors.js";
 import { createForwarder } from "./forward.js";
 import { createHandler } from "./handle.js";
+import type { MintedCredentials } from "./minted/cache.js";
+import { createMinted } from "./minted/index.js";
 
 /**
  * The gateway listener (data plane). node:http with its options set on purpose (rules 6 and 8): strict parser
@@ -24,6 +26,7 @@ const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
 export interface GatewayServer {
   server: http.Server | https.Server;
+  minted: MintedCredentials;
   close(): Promise<void>;
 }
 
@@ -36,7 +39,8 @@ export function createGatewayServer(
   const forwarder = createForwarder(cfg);
   const completions = new CompletionLog(ctx);
   const deadLog = new DeadNonceLog(ctx);
-  const handler = createHandler(ctx, caches, forwarder, completions, deadLog);
+  const { minted, http: issuerHttp } = createMinted(ctx);
+  const handler = createHandler(ctx, caches, forwarder, completions, deadLog, minted);
   const options: http.ServerOptions = {
     maxHeaderSize: cfg.maxHeaderBytes,
     insecureHTTPParser: false,
@@ -76,11 +80,14 @@ export function createGatewayServer(
 
   return {
     server,
+    minted,
     async close() {
       caches.dispose();
       // Coalesced dead-nonce counts still in their window are written now, not lost.
       await Promise.all([completions.flush(), deadLog.close()]);
+      await minted.close();
       await forwarder.close();
+      await issuerHttp.close();
     },
   };
 }

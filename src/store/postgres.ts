@@ -129,12 +129,20 @@ export async function createPostgresStore(opts: {
       });
     },
 
-    async setCredential(name, sealed, fingerprint, now, audit) {
+    async setCredential(name, sealed, fingerprint, now, audit, expectedFingerprint) {
       return audited(pool, async (c, append) => {
-        const u = await c.query(
-          "UPDATE services SET credential = $1, credential_fingerprint = $2, credential_updated_at = $3 WHERE name = $4",
-          [sealed, fingerprint, now, name],
-        );
+        const set =
+          "UPDATE services SET credential = $1, credential_fingerprint = $2, credential_updated_at = $3 WHERE name = $4";
+        const u =
+          expectedFingerprint === undefined
+            ? await c.query(set, [sealed, fingerprint, now, name])
+            : await c.query(`${set} AND credential_fingerprint = $5`, [
+                sealed,
+                fingerprint,
+                now,
+                name,
+                expectedFingerprint,
+              ]);
         if (u.rowCount === 0) return false;
         await append([audit]);
         return true;

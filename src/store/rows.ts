@@ -100,6 +100,7 @@ export function nonceToRow(n: NonceRecord): NonceRow {
     constraints: json(n.constraints),
     metadata: json(n.metadata),
     rate: n.rate ?? null,
+    credential_params: json(n.credentialParams ?? null),
     issued_by: n.issuedBy,
     created_at: n.createdAt,
     expires_at: n.expiresAt,
@@ -125,6 +126,8 @@ export function nonceFromRow(r: NonceRow): NonceRecord {
     createdAt: r.created_at,
     expiresAt: r.expires_at,
     revokedAt: r.revoked_at,
+    // Absent rather than null for static services, so records read back equal the ones written.
+    ...(r.credential_params ? { credentialParams: parse<Record<string, unknown>>(r.credential_params) } : {}),
   };
 }
 

@@ -39,6 +39,8 @@ export interface NonceRow {
   constraints: string | null;
   metadata: string | null;
   rate: string | null;
+  /** Migration 007: JSON, per-kind parameters of a minted credential. */
+  credential_params: string | null;
   issued_by: string;
   created_at: number;
   expires_at: number;

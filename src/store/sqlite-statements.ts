@@ -13,9 +13,9 @@ const SQL = {
   nonceById: "SELECT * FROM nonces WHERE id = ?",
   revokeOne: "UPDATE nonces SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING *",
   insertNonce: `INSERT INTO nonces (id, token_key, service, scopes, routes, agent, task, max_uses, uses, constraints,
-        metadata, rate, issued_by, created_at, expires_at, revoked_at)
+        metadata, rate, issued_by, created_at, expires_at, revoked_at, credential_params)
        VALUES (@id, @token_key, @service, @scopes, @routes, @agent, @task, @max_uses, @uses, @constraints,
-        @metadata, @rate, @issued_by, @created_at, @expires_at, @revoked_at)`,
+        @metadata, @rate, @issued_by, @created_at, @expires_at, @revoked_at, @credential_params)`,
   deleteExpired:
     "DELETE FROM nonces WHERE id IN (SELECT id FROM nonces WHERE expires_at < ? ORDER BY expires_at LIMIT ?)",
   apiKeyByHash: "SELECT * FROM api_keys WHERE key_hash = ?",

@@ -187,13 +187,16 @@ export async function createSqliteStore(
       })();
     },
 
-    async setCredential(name, sealed, fingerprint, now, audit) {
+    async setCredential(name, sealed, fingerprint, now, audit, expectedFingerprint) {
       return tx(() => {
-        const r = db
-          .prepare(
-            "UPDATE services SET credential = ?, credential_fingerprint = ?, credential_updated_at = ? WHERE name = ?",
-          )
-          .run(sealed, fingerprint, now, name);
+        const set =
+          "UPDATE services SET credential = ?, credential_fingerprint = ?, credential_updated_at = ? WHERE name = ?";
+        const r =
+          expectedFingerprint === undefined
+            ? db.prepare(set).run(sealed, fingerprint, now, name)
+            : db
+                .prepare(`${set} AND credential_fingerprint = ?`)
+                .run(sealed, fingerprint, now, name, expectedFingerprint);
         if (r.changes === 0) return false;
         append([audit]);
         return true;

@@ -83,7 +83,16 @@ export interface Store {
   listServices(): Promise<ServiceRecord[]>;
   /** Deletes the service and revokes its active nonces, in one transaction. False (and no event) if missing. */
   deleteService(name: string, now: number, audit: AuditDraft): Promise<boolean>;
-  setCredential(name: string, sealed: Buffer, fingerprint: string, now: number, audit: AuditDraft): Promise<boolean>;
+  /** With `expectedFingerprint`, a compare-and-set: only replaces the credential whose fingerprint is still that
+   * (the gateway storing a rotated OAuth refresh token must never overwrite a credential an admin set meanwhile). */
+  setCredential(
+    name: string,
+    sealed: Buffer,
+    fingerprint: string,
+    now: number,
+    audit: AuditDraft,
+    expectedFingerprint?: string,
+  ): Promise<boolean>;
   /** Master-key rotation: replace every sealed credential via `rewrap`, in one transaction. Returns how many
    * changed (credentials already under the current key version are left as they are). */
   rewrapCredentials(rewrap: (service: string, sealed: Buffer) => Buffer): Promise<number>;

@@ -16,11 +16,22 @@ export interface ServiceTemplate {
   /** Absent when the template names no fixed host (mcp): the service then must give its upstream. */
   upstream?: string;
   auth: ServiceAuth;
+  /** Other auth kinds the template supports besides its default `auth` (e.g. github's `github_app`): the auth
+   * fields to give, the credential fields to set and any per-nonce fields. */
+  auth_forms?: AuthForm[];
   scopes: ScopeCatalog;
 }
 
+export interface AuthForm {
+  type: ServiceAuth["type"];
+  description: string;
+  fields: string[];
+  credential: string[];
+  nonce?: string[];
+}
+
 const ALL: readonly ServiceTemplate[] = [stripe, github, slack, openai, mcp].map((t) =>
-  Object.freeze({ ...t, auth: t.auth as ServiceAuth }),
+  Object.freeze({ ...t, auth: t.auth as ServiceAuth } as ServiceTemplate),
 );
 
 const BY_NAME: ReadonlyMap<string, ServiceTemplate> = new Map(ALL.map((t) => [t.name, t]));

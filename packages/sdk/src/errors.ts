@@ -33,6 +33,7 @@ export const ERROR_CODES = [
   "upstream_error",
   "upstream_timeout",
   "response_blocked",
+  "credential_unavailable",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -31,6 +31,15 @@ export const IssueNonceRequest = z
     rate: RateSchema.optional(),
     constraints: ConstraintsSchema.optional(),
     metadata: SmallObject("metadata", 4096).optional(),
+    github: z
+      .strictObject({ repositories: z.array(z.string().min(3).max(140)).min(1).max(100) })
+      .optional()
+      .openapi({
+        description:
+          "github_app services (required there): the repositories (owner/repo, one owner) the nonce's installation " +
+          "token is narrowed to; the gateway refuses requests for any other repository (403 scope_denied).",
+        example: { repositories: ["octo-org/api"] },
+      }),
   })
   .openapi("IssueNonceRequest");
 
@@ -45,6 +54,7 @@ export const IssuedNonceResponse = z
     expires_at: z.string().openapi({ format: "date-time" }),
     max_uses: z.number().int().nullable(),
     rate: z.string().nullable(),
+    github: z.object({ repositories: z.array(z.string()) }).optional(),
     gateway_url: z.string(),
   })
   .openapi("IssuedNonce");
@@ -83,6 +93,9 @@ export function issuedView(record: NonceRecord, token: string, gateway: string) 
     expires_at: new Date(record.expiresAt).toISOString(),
     max_uses: record.maxUses,
     rate: record.rate ?? null,
+    ...(record.credentialParams?.github
+      ? { github: record.credentialParams.github as { repositories: string[] } }
+      : {}),
     gateway_url: gateway,
   };
 }

@@ -8,10 +8,23 @@ export const CredentialRequest = z
     [
       z.strictObject({ secret: z.string().min(1).max(8192) }),
       z.strictObject({ username: z.string().min(1).max(256), password: z.string().min(1).max(8192) }),
+      z.strictObject({ private_key: z.string().min(1).max(16384) }),
+      z.strictObject({
+        client_secret: z.string().min(1).max(4096),
+        refresh_token: z.string().min(1).max(8192).optional(),
+      }),
     ],
-    { error: "send {secret} (1-8192 chars), or {username, password} for basic-auth services" },
+    {
+      error:
+        "send {secret} (1-8192 chars), {username, password} for basic-auth services, {private_key} for github_app " +
+        "services, or {client_secret, refresh_token?} for oauth2 services",
+    },
   )
-  .openapi("CredentialRequest", { description: "`{secret}`, or `{username, password}` for basic-auth services." });
+  .openapi("CredentialRequest", {
+    description:
+      "`{secret}`; `{username, password}` for basic-auth services; `{private_key}` (the App's PEM key) for " +
+      "github_app services; `{client_secret, refresh_token?}` for oauth2 services (refresh_token for that grant).",
+  });
 
 export const route = createRoute({
   method: "put",

@@ -11,6 +11,22 @@ const TemplateSchema = z
     source: z.string(),
     upstream: z.string().optional().openapi({ description: "Absent when the template names no fixed host (mcp)" }),
     auth: AuthSchema,
+    auth_forms: z
+      .array(
+        z.object({
+          type: AuthSchema.shape.type,
+          description: z.string(),
+          fields: z.array(z.string()),
+          credential: z.array(z.string()),
+          nonce: z.array(z.string()).optional(),
+        }),
+      )
+      .optional()
+      .openapi({
+        description:
+          "Auth kinds the template also supports (github: github_app), with the auth fields, credential fields and " +
+          "per-nonce fields each needs. Choose one with `auth` in PUT /v1/services/{name}.",
+      }),
     scopes: z.record(z.string(), z.array(z.string())),
   })
   .openapi("ServiceTemplate");

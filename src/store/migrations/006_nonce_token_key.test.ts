@@ -111,7 +111,7 @@ describe.each(legacyDialects)("migration 6 (nonce token_key) on $name", (d) => {
     await store.migrate();
 
     const versions = await db.query<{ version: number }>("SELECT version FROM schema_migrations ORDER BY version");
-    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(await nonceColumns(db, d.name)).not.toContain("token_hash");
     expect(await nonceColumns(db, d.name)).toContain("token_key");
     const indexes = await nonceIndexes(db, d.name);

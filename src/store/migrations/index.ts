@@ -4,6 +4,7 @@ import { auditCheckpoints } from "./003_audit_checkpoints.js";
 import { auditIndexes } from "./004_audit_indexes.js";
 import { auditIndex } from "./005_audit_index.js";
 import { nonceTokenKey } from "./006_nonce_token_key.js";
+import { nonceCredentialParams } from "./007_nonce_credential_params.js";
 
 /**
  * Versioned schema migrations, kept as code so `tsc` ships them in dist. Each dialect's runner applies, in one
@@ -24,6 +25,7 @@ export const MIGRATIONS: readonly Migration[] = [
   auditIndexes,
   auditIndex,
   nonceTokenKey,
+  nonceCredentialParams,
 ];
 
 export const MIGRATIONS_TABLE_SQLITE =
