@@ -5,7 +5,10 @@ import { requireRole } from "./auth.js";
 import type { AppContext } from "./context.js";
 
 /** What the API accepts: a single secret, or a username/password pair for basic-auth services. */
-export type CredentialInput = { secret: string } | { username: string; password: string };
+export type CredentialInput =
+  | { secret: string }
+  | { username: string; password: string }
+  | { access_key_id: string; secret_access_key: string };
 
 export interface CredentialSet {
   fingerprint: string;
@@ -16,6 +19,18 @@ export interface CredentialSet {
 const FORBIDDEN = /[\r\n\0]/;
 
 function plaintextFor(authType: string, input: CredentialInput): Buffer {
+  if (authType === "aws_sigv4") {
+    if (!("access_key_id" in input)) {
+      throw new AppError("invalid_request", "this service uses aws_sigv4: send access_key_id and secret_access_key");
+    }
+    if (FORBIDDEN.test(input.access_key_id) || FORBIDDEN.test(input.secret_access_key)) {
+      throw new AppError("invalid_request", "credential must not contain CR, LF or NUL");
+    }
+    const { access_key_id, secret_access_key } = input;
+    return Buffer.from(JSON.stringify({ access_key_id, secret_access_key }), "utf8");
+  }
+  if ("access_key_id" in input)
+    throw new AppError("invalid_request", `this service uses ${authType} auth: send secret`);
   if (authType === "basic") {
     if (!("username" in input))
       throw new AppError("invalid_request", "this service uses basic auth: send username and password");

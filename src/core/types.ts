@@ -5,7 +5,14 @@
 
 export type Role = "admin" | "issuer" | "auditor";
 
-export type AuthType = "bearer" | "basic" | "header" | "query";
+export type AuthType = "bearer" | "basic" | "header" | "query" | "aws_sigv4";
+
+/** An `aws_sigv4` service: the role each nonce's STS session assumes. */
+export interface AwsServiceConfig {
+  role_arn: string;
+  region: string;
+  external_id?: string;
+}
 
 export interface ServiceAuth {
   type: AuthType;
@@ -13,6 +20,10 @@ export interface ServiceAuth {
   name?: string;
   /** Optional value prefix for type "header", e.g. "token " — bearer and basic have fixed shapes. */
   prefix?: string;
+  /** Type "aws_sigv4" only (the API shows it as the service's top-level `aws`). */
+  aws?: AwsServiceConfig;
+  /** Type "aws_sigv4" only: origin overrides per AWS signing name (`sts`, `s3`, …); the API's `endpoints`. */
+  endpoints?: Record<string, string>;
 }
 
 /** Catalog: scope name → route patterns (`"GET /v1/customers/{id}"`). */
@@ -110,6 +121,8 @@ export type AuditType =
   | "service.updated"
   | "service.deleted"
   | "credential.set"
+  | "credential.minted"
+  | "credential.destroyed"
   | "key.created"
   | "key.revoked"
   | "system.started"

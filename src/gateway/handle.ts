@@ -7,6 +7,8 @@ import { newId } from "../core/ids.js";
 import { isWellFormed, tokenKey } from "../core/tokens.js";
 import type { AuditDraft, AuditType, NonceRecord } from "../core/types.js";
 import type { RejectReason } from "../store/store.js";
+import { createAwsFlow, isSigV4 } from "./aws/handle-aws.js";
+import type { AwsGateway } from "./aws/index.js";
 import type { GatewayCaches, NonceInfo, ServiceEntry } from "./caches.js";
 import { canonicalizeTarget } from "./canonical-path.js";
 import type { CompletionLog } from "./completion-log.js";
@@ -31,7 +33,7 @@ import { originUnchanged } from "./upstream.js";
 
 const METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
-interface Flow {
+export interface Flow {
   req: IncomingMessage;
   res: ServerResponse;
   requestId: string;
@@ -50,6 +52,7 @@ export function createHandler(
   caches: GatewayCaches,
   forwarder: Forwarder,
   completions: CompletionLog,
+  aws?: AwsGateway,
 ) {
   const cfg = ctx.config.gateway;
   const m = ctx.metrics;
@@ -84,9 +87,80 @@ export function createHandler(
     }
   };
 
+  /** Per-nonce concurrency and rate, before consuming (no use counted); false when the request was answered. */
+  const admit = async (f: Flow, info: NonceInfo): Promise<boolean> => {
+    const nonceId = info.id;
+    const running = inflight.get(nonceId) ?? 0;
+    if (running >= cfg.maxConcurrentPerNonce) {
+      reject(f, "rate_limited", "too many concurrent requests for this nonce", 1);
+      return false;
+    }
+    inflight.set(nonceId, running + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const n = (inflight.get(nonceId) ?? 1) - 1;
+      if (n <= 0) inflight.delete(nonceId);
+      else inflight.set(nonceId, n);
+    };
+    f.res.once("close", release);
+
+    if (info.rate) {
+      const waitMs = limiter.take(nonceId, info.rate, info.expiresAt, f.now);
+      if (waitMs > 0) {
+        await auditRejected(f, info, "rate_limited");
+        const retryAfterS = Math.max(1, Math.ceil(waitMs / 1000));
+        reject(f, "rate_limited", "this nonce's rate limit is exceeded", retryAfterS);
+        return false;
+      }
+    }
+    return true;
+  };
+
+  /** The atomic consume with `nonce.used` (fail closed); null when the use counted, else the code it answered. */
+  const consume = async (f: Flow, key: Buffer): Promise<RejectReason | "unavailable" | null> => {
+    let consumed: Awaited<ReturnType<AppContext["store"]["consumeNonce"]>>;
+    // Pending nonce.completed events join this consume's group-committed transaction (see CompletionLog).
+    completions.beforeWrite();
+    try {
+      consumed = await ctx.store.consumeNonce(
+        key,
+        f.now,
+        (n) => draft(f, "nonce.used", n, null),
+        (reason: RejectReason, n) => (n ? draft(f, "nonce.rejected", n, reason) : null),
+      );
+    } catch (e) {
+      m.auditWriteFailures.inc();
+      ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway consume failed (fail closed)");
+      reject(f, "unavailable", "the credential store is unavailable");
+      return "unavailable";
+    }
+    if (consumed.ok) return null;
+    reject(f, consumed.reason, rejectMessage(consumed.reason));
+    return consumed.reason;
+  };
+
+  const runAws = aws
+    ? createAwsFlow<Flow>({
+        ctx,
+        caches,
+        nonces: aws.nonces,
+        sessions: aws.sessions,
+        bodyCap,
+        reject,
+        auditRejected,
+        admit,
+        consume,
+        forward: (...args) => forward(...args),
+      })
+    : null;
+
   async function run(f: Flow): Promise<void> {
-    const { req, res } = f;
+    const { req } = f;
     if (!METHODS.has(f.method)) return reject(f, "bad_request", "unsupported HTTP method");
+    // An AWS SDK signs with the nonce's AWS key pair instead of presenting the token (see gateway/aws/).
+    if (runAws && isSigV4(req.headers.authorization)) return runAws(f);
     const carrier = extractNonce(req.rawHeaders);
     if ("missing" in carrier) return reject(f, "nonce_missing", "no nonce presented");
     if ("conflict" in carrier) return reject(f, "bad_request", "more than one nonce presented");
@@ -139,30 +213,7 @@ export function createHandler(
     if (service.auth.type === "header" && service.auth.name) delete headers[service.auth.name.toLowerCase()];
     if (service.auth.type === "query" && service.auth.name) query = stripQueryParam(query, service.auth.name);
 
-    const nonceId = info.id;
-    const running = inflight.get(nonceId) ?? 0;
-    if (running >= cfg.maxConcurrentPerNonce) {
-      return reject(f, "rate_limited", "too many concurrent requests for this nonce", 1);
-    }
-    inflight.set(nonceId, running + 1);
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      const n = (inflight.get(nonceId) ?? 1) - 1;
-      if (n <= 0) inflight.delete(nonceId);
-      else inflight.set(nonceId, n);
-    };
-    res.once("close", release);
-
-    if (info.rate) {
-      const waitMs = limiter.take(nonceId, info.rate, info.expiresAt, f.now);
-      if (waitMs > 0) {
-        await auditRejected(f, info, "rate_limited");
-        const retryAfterS = Math.max(1, Math.ceil(waitMs / 1000));
-        return reject(f, "rate_limited", "this nonce's rate limit is exceeded", retryAfterS);
-      }
-    }
+    if (!(await admit(f, info))) return;
 
     let body: Buffer | null = null;
     const applied = info.constraints?.forRoute(f.method, target.segments) ?? null;
@@ -177,22 +228,7 @@ export function createHandler(
       body = gate.body;
     }
 
-    let consumed: Awaited<ReturnType<AppContext["store"]["consumeNonce"]>>;
-    // Pending nonce.completed events join this consume's group-committed transaction (see CompletionLog).
-    completions.beforeWrite();
-    try {
-      consumed = await ctx.store.consumeNonce(
-        key,
-        f.now,
-        (n) => draft(f, "nonce.used", n, null),
-        (reason: RejectReason, n) => (n ? draft(f, "nonce.rejected", n, reason) : null),
-      );
-    } catch (e) {
-      m.auditWriteFailures.inc();
-      ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway consume failed (fail closed)");
-      return reject(f, "unavailable", "the credential store is unavailable");
-    }
-    if (!consumed.ok) return reject(f, consumed.reason, rejectMessage(consumed.reason));
+    if ((await consume(f, key)) !== null) return;
 
     // Every check passed and the use is on the audit log: only now is the credential decrypted.
     let needles: Buffer[];

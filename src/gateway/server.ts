@@ -3,6 +3,7 @@ import https from "node:https";
 import type { Socket } from "node:net";
 import type { AppContext } from "../app/context.js";
 import { newId } from "../core/ids.js";
+import { createAwsGateway } from "./aws/index.js";
 import { GatewayCaches } from "./caches.js";
 import { CompletionLog } from "./completion-log.js";
 import { writeRawError } from "./errors.js";
@@ -34,7 +35,8 @@ export function createGatewayServer(
   const caches = new GatewayCaches(ctx);
   const forwarder = createForwarder(cfg);
   const completions = new CompletionLog(ctx);
-  const handler = createHandler(ctx, caches, forwarder, completions);
+  const aws = createAwsGateway(ctx);
+  const handler = createHandler(ctx, caches, forwarder, completions, aws);
   const options: http.ServerOptions = {
     maxHeaderSize: cfg.maxHeaderBytes,
     insecureHTTPParser: false,
@@ -74,6 +76,7 @@ export function createGatewayServer(
       caches.dispose();
       await completions.flush();
       await forwarder.close();
+      await aws.close();
     },
   };
 }

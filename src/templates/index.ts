@@ -1,4 +1,5 @@
 import type { ScopeCatalog, ServiceAuth } from "../core/types.js";
+import aws from "./aws.json" with { type: "json" };
 import github from "./github.json" with { type: "json" };
 import openai from "./openai.json" with { type: "json" };
 import slack from "./slack.json" with { type: "json" };
@@ -17,7 +18,7 @@ export interface ServiceTemplate {
   scopes: ScopeCatalog;
 }
 
-const ALL: readonly ServiceTemplate[] = [stripe, github, slack, openai].map((t) =>
+const ALL: readonly ServiceTemplate[] = [stripe, github, slack, openai, aws].map((t) =>
   Object.freeze({ ...t, auth: t.auth as ServiceAuth }),
 );
 

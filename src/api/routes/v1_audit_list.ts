@@ -15,6 +15,8 @@ export const AUDIT_TYPES = [
   "service.updated",
   "service.deleted",
   "credential.set",
+  "credential.minted",
+  "credential.destroyed",
   "key.created",
   "key.revoked",
   "system.started",

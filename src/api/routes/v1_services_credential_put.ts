@@ -8,10 +8,22 @@ export const CredentialRequest = z
     [
       z.strictObject({ secret: z.string().min(1).max(8192) }),
       z.strictObject({ username: z.string().min(1).max(256), password: z.string().min(1).max(8192) }),
+      z.strictObject({
+        access_key_id: z.string().regex(/^[A-Z0-9]{16,128}$/),
+        secret_access_key: z.string().min(16).max(256),
+      }),
     ],
-    { error: "send {secret} (1-8192 chars), or {username, password} for basic-auth services" },
+    {
+      error:
+        "send {secret} (1-8192 chars), {username, password} for basic-auth services, or {access_key_id, " +
+        "secret_access_key} for aws services",
+    },
   )
-  .openapi("CredentialRequest", { description: "`{secret}`, or `{username, password}` for basic-auth services." });
+  .openapi("CredentialRequest", {
+    description:
+      "`{secret}`, `{username, password}` for basic-auth services, or `{access_key_id, secret_access_key}` of the " +
+      "identity allowed to assume the role, for aws services.",
+  });
 
 export const route = createRoute({
   method: "put",
