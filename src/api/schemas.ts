@@ -177,7 +177,7 @@ export const AwsServiceSchema = z
   .openapi("AwsService", { description: "aws_sigv4 services: the role each nonce's STS session assumes." });
 
 export const AwsEndpointsSchema = z
-  .record(z.enum(["sts", "s3", "dynamodb", "sqs", "bedrock"]), z.string().max(2048))
+  .partialRecord(z.enum(["sts", "s3", "dynamodb", "sqs", "bedrock"]), z.string().max(2048))
   .openapi("AwsEndpoints", {
     description: "Origins overriding AWS's regional endpoints, per signing name (sts, s3, dynamodb, sqs, bedrock).",
   });
