@@ -182,8 +182,12 @@ export function createAwsFlow<F extends AwsFlow>(d: AwsFlowDeps<F>) {
       headers: signedHeaders,
       body: hashSigned ? null : body,
     };
-    const secrets = awsNonceSecretCandidates(d.ctx.masterKeys, info.id, info.tokenKey);
-    const valid = await verifyAgentSignature(request, auth, secrets, new Date(signedAt));
+    const nonceId = info.id;
+    info.credentials ??= awsNonceSecretCandidates(d.ctx.masterKeys, nonceId, info.tokenKey).map((secretAccessKey) => ({
+      accessKeyId: nonceId,
+      secretAccessKey,
+    }));
+    const valid = await verifyAgentSignature(request, auth, info.credentials, new Date(signedAt));
     if (!valid) {
       await d.auditRejected(f, info, "nonce_invalid", { why: "signature" });
       return d.reject(f, "nonce_invalid", "the AWS signature does not match");

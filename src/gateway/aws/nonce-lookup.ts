@@ -14,6 +14,8 @@ export interface AwsNonceInfo extends NonceInfo {
   tokenKey: Buffer;
   routes: string[];
   grant: AwsGrant;
+  /** The nonce's SigV4 key pair(s), derived on first use (one per loaded master-key version). */
+  credentials?: Array<{ accessKeyId: string; secretAccessKey: string }>;
 }
 
 const NEVER = { size: 0, match: () => false };
