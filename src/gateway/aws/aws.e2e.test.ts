@@ -219,6 +219,9 @@ describe.each(dialects)("aws_sigv4 through the gateway ($name)", (d) => {
     expect(codeOf(e1)).toBe("scope_denied");
     const e2 = await ddb.send(new GetItemCommand({ TableName: "jobs", Key: { id: { S: "1" } } })).catch((e) => e);
     expect(statusOf(e2)).toBe(403);
+    // The an_ token itself, presented as a bearer, matches no route: the AWS root is never injected.
+    const bearer = await fetch(`${endpoint}/reports/a`, { headers: { authorization: `Bearer ${n.nonce}` } });
+    expect(bearer.status).toBe(403);
     expect(fake.received).toEqual(seen);
     expect(fake.assumeRoles.length).toBe(stsBefore);
     const rejected = await ctx.store.listAudit({ nonceId: n.id, type: "nonce.rejected" }, { limit: 10 });
