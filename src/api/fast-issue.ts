@@ -52,8 +52,8 @@ export function createFastIssue(ctx: AppContext, keys: ApiKeyCache, services: Se
       const parsed = IssueNonceRequest.safeParse(json);
       if (!parsed.success) throw validationError(parsed.error);
       const caller = { key, sourceIp: incoming.socket?.remoteAddress ?? null };
-      const { record, token } = await issueNonce(ctx, services, caller, parsed.data);
-      send(res, requestId, 201, issuedView(record, token, gateway));
+      const { record, token, aws } = await issueNonce(ctx, services, caller, parsed.data);
+      send(res, requestId, 201, issuedView(record, token, gateway, aws));
     } catch (e) {
       if (e instanceof AppError) return fail(res, requestId, e.code, e.message, e.details);
       const err = e instanceof Error ? e : new Error(String(e));

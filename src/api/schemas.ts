@@ -178,6 +178,28 @@ export const AuthSchema = z
   })
   .openapi("ServiceAuth");
 
+export const AwsServiceSchema = z
+  .strictObject({
+    role_arn: z
+      .string()
+      .max(2048)
+      .regex(/^arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, {
+        message: "must be an IAM role ARN",
+      }),
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, { message: "must be an AWS region like eu-west-1" }),
+    external_id: z
+      .string()
+      .regex(/^[\w+=,.@:/-]{2,1224}$/, { message: "external_id: 2-1224 characters of [\\w+=,.@:/-]" })
+      .optional(),
+  })
+  .openapi("AwsService", { description: "aws_sigv4 services: the role each nonce's STS session assumes." });
+
+export const AwsEndpointsSchema = z
+  .partialRecord(z.enum(["sts", "s3", "dynamodb", "sqs", "bedrock"]), z.string().max(2048))
+  .openapi("AwsEndpoints", {
+    description: "Origins overriding AWS's regional endpoints, per signing name (sts, s3, dynamodb, sqs, bedrock).",
+  });
+
 export const ServiceView = z
   .object({
     name: z.string(),
@@ -186,6 +208,8 @@ export const ServiceView = z
     auth: AuthSchema,
     scopes: z.record(z.string(), z.array(z.string())),
     insecure_upstream: z.boolean(),
+    aws: AwsServiceSchema.optional(),
+    endpoints: z.record(z.string(), z.string()).optional(),
     credential: z.object({
       set: z.boolean(),
       fingerprint: z.string().nullable(),

@@ -30,9 +30,11 @@ export function serviceView(s: ServiceRecord): z.infer<typeof ServiceView> {
     name: s.name,
     template: s.template,
     upstream: s.upstream,
-    auth: s.auth,
+    auth: publicAuth(s.auth),
     scopes: s.scopes,
     insecure_upstream: s.insecureUpstream,
+    ...(s.auth.aws ? { aws: s.auth.aws } : {}),
+    ...(s.auth.endpoints ? { endpoints: s.auth.endpoints } : {}),
     credential: {
       set: s.credential !== null,
       fingerprint: s.credentialFingerprint,
@@ -41,6 +43,12 @@ export function serviceView(s: ServiceRecord): z.infer<typeof ServiceView> {
     created_at: iso(s.createdAt),
     updated_at: iso(s.updatedAt),
   };
+}
+
+/** `aws` and `endpoints` are stored with the auth but shown at the service's top level, as they are written. */
+function publicAuth(a: ServiceRecord["auth"]): ServiceRecord["auth"] {
+  const { aws: _aws, endpoints: _endpoints, ...rest } = a;
+  return rest;
 }
 
 export function keyView(k: ApiKeyRecord): z.infer<typeof KeyView> {

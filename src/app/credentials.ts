@@ -10,7 +10,8 @@ export type CredentialInput =
   | { secret: string }
   | { username: string; password: string }
   | { private_key: string }
-  | { client_secret: string; refresh_token?: string | undefined };
+  | { client_secret: string; refresh_token?: string | undefined }
+  | { access_key_id: string; secret_access_key: string };
 
 export interface CredentialSet {
   fingerprint: string;
@@ -21,7 +22,19 @@ export interface CredentialSet {
 const FORBIDDEN = /[\r\n\0]/;
 
 function plaintextFor(authType: string, input: CredentialInput): Buffer {
+  if (authType === "aws_sigv4") {
+    if (!("access_key_id" in input)) {
+      throw new AppError("invalid_request", "this service uses aws_sigv4: send access_key_id and secret_access_key");
+    }
+    if (FORBIDDEN.test(input.access_key_id) || FORBIDDEN.test(input.secret_access_key)) {
+      throw new AppError("invalid_request", "credential must not contain CR, LF or NUL");
+    }
+    const { access_key_id, secret_access_key } = input;
+    return Buffer.from(JSON.stringify({ access_key_id, secret_access_key }), "utf8");
+  }
   if (isDynamicAuth(authType)) return dynamicCredentialPlaintext(authType, input as Record<string, unknown>);
+  if ("access_key_id" in input)
+    throw new AppError("invalid_request", `this service uses ${authType} auth: send secret`);
   if (authType === "basic") {
     if (!("username" in input))
       throw new AppError("invalid_request", "this service uses basic auth: send username and password");

@@ -1,3 +1,5 @@
+import { resolveAwsScopes } from "../core/aws/grants.js";
+import { awsNonceSecret } from "../core/aws/nonce-credentials.js";
 import { mergeConstraints, parseConstraints } from "../core/constraints.js";
 import { AppError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
@@ -25,12 +27,16 @@ export interface IssueInput {
   metadata?: Record<string, unknown> | undefined;
   /** github_app services: the repositories the nonce's installation token is narrowed to (required there). */
   github?: { repositories: string[] } | undefined;
+  /** aws_sigv4 services: resource ARNs every action is narrowed to. */
+  aws?: { resources: string[] } | undefined;
 }
 
 export interface IssuedNonce {
   record: NonceRecord;
   /** The bearer token. Returned to the caller once; only its SHA-256 is stored. */
   token: string;
+  /** aws_sigv4 services: the agent's SigV4 key pair (see core/aws/nonce-credentials.ts), shown once. */
+  aws?: { access_key_id: string; secret_access_key: string; region: string };
 }
 
 /**
@@ -100,7 +106,11 @@ export async function issueNonce(
 
   const service = await services.get(input.service);
   if (!service) throw new AppError("service_not_found", `no service named ${JSON.stringify(input.service)}`);
-  const routes = resolveScopes(service.scopes, scopes, allowRoutes);
+  const isAws = service.auth.type === "aws_sigv4";
+  if (!isAws && input.aws) throw new AppError("invalid_request", "aws is only for nonces of aws_sigv4 services");
+  const routes = isAws
+    ? resolveAwsScopes(service.scopes, scopes, allowRoutes, input.aws?.resources)
+    : resolveScopes(service.scopes, scopes, allowRoutes);
   const credentialParams = resolveCredentialParams(service, input);
   if (!service.credential) {
     throw new AppError("credential_missing", `service ${JSON.stringify(service.name)} has no credential set`);
@@ -150,5 +160,13 @@ export async function issueNonce(
     ),
   );
   ctx.metrics.noncesIssued.inc({ service: record.service });
+  if (isAws && service.auth.aws) {
+    const aws = {
+      access_key_id: record.id,
+      secret_access_key: awsNonceSecret(ctx.masterKeys, record.id, record.tokenKey),
+      region: service.auth.aws.region,
+    };
+    return { record, token, aws };
+  }
   return { record, token };
 }

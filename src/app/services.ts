@@ -1,6 +1,7 @@
+import { validateAwsCatalog } from "../core/aws/grants.js";
 import { AppError } from "../core/errors.js";
 import { validateCatalog } from "../core/scopes.js";
-import type { ScopeCatalog, ServiceAuth, ServiceRecord } from "../core/types.js";
+import type { AwsServiceConfig, ScopeCatalog, ServiceAuth, ServiceRecord } from "../core/types.js";
 import { getTemplate } from "../templates/index.js";
 import { auditDraft, type Caller } from "./audit-draft.js";
 import { requireRole } from "./auth.js";
@@ -17,6 +18,9 @@ export interface ServiceInput {
   auth?: ServiceAuth | undefined;
   scopes?: ScopeCatalog | undefined;
   insecure_upstream?: boolean | undefined;
+  /** aws_sigv4 services only: the role to assume, and endpoint overrides per signing name. */
+  aws?: AwsServiceConfig | undefined;
+  endpoints?: Record<string, string> | undefined;
 }
 
 // Headers the gateway owns or that frame the message: a service may not inject its credential into these.
@@ -79,6 +83,11 @@ function resolveDefinition(input: ServiceInput): Pick<ServiceRecord, "template" 
   if (input.template !== undefined && !template) {
     throw new AppError("template_not_found", `no template named ${JSON.stringify(input.template)}`);
   }
+  const authIn = input.auth ?? template?.auth ?? { type: "bearer" };
+  if (authIn.type === "aws_sigv4") return resolveAws(input, template?.name ?? null, template?.scopes ?? {});
+  if (input.aws !== undefined || input.endpoints !== undefined) {
+    throw new AppError("invalid_request", "aws and endpoints are only for aws_sigv4 services (template aws)");
+  }
   const rawUpstream = input.upstream ?? template?.upstream;
   if (!rawUpstream) {
     const why = template ? `template ${template.name} names no upstream` : "no template is given";
@@ -90,7 +99,43 @@ function resolveDefinition(input: ServiceInput): Pick<ServiceRecord, "template" 
   return {
     template: template?.name ?? null,
     upstream: validateUpstream(rawUpstream, insecureUpstream),
-    auth: validateAuth(input.auth ?? template?.auth ?? { type: "bearer" }, insecureUpstream),
+    auth: validateAuth(authIn, insecureUpstream),
+    scopes,
+    insecureUpstream,
+  };
+}
+
+/**
+ * An aws_sigv4 service: `aws` is required; the upstream recorded is the STS endpoint (the origin each signed
+ * request goes to is chosen per AWS service, see gateway/aws/endpoints.ts); every endpoint is an upstream.
+ */
+function resolveAws(
+  input: ServiceInput,
+  template: string | null,
+  templateScopes: ScopeCatalog,
+): ReturnType<typeof resolveDefinition> {
+  const aws = input.aws;
+  if (!aws) throw new AppError("invalid_request", "aws {role_arn, region} is required for an aws_sigv4 service");
+  if (input.upstream !== undefined) {
+    throw new AppError("invalid_request", "aws services take endpoints.<service>, not upstream");
+  }
+  if (input.auth && (input.auth.name !== undefined || input.auth.prefix !== undefined)) {
+    throw new AppError("invalid_request", "auth.name and auth.prefix are not used with aws_sigv4");
+  }
+  const insecureUpstream = input.insecure_upstream ?? false;
+  const endpoints: Record<string, string> = {};
+  for (const [name, url] of Object.entries(input.endpoints ?? {}))
+    endpoints[name] = validateUpstream(url, insecureUpstream);
+  const scopes: ScopeCatalog = { ...templateScopes, ...(input.scopes ?? {}) };
+  validateAwsCatalog(scopes);
+  const config: AwsServiceConfig = { role_arn: aws.role_arn, region: aws.region };
+  if (aws.external_id !== undefined) config.external_id = aws.external_id;
+  const auth: ServiceAuth = { type: "aws_sigv4", aws: config };
+  if (Object.keys(endpoints).length > 0) auth.endpoints = endpoints;
+  return {
+    template,
+    upstream: endpoints.sts ?? validateUpstream(`https://sts.${aws.region}.amazonaws.com`, false),
+    auth,
     scopes,
     insecureUpstream,
   };

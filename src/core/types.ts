@@ -10,6 +10,13 @@ export type Role = "admin" | "issuer" | "auditor";
 export type StaticAuthType = "bearer" | "basic" | "header" | "query";
 export type AuthType = StaticAuthType | "github_app" | "oauth2" | "aws_sigv4";
 
+/** An `aws_sigv4` service: the role each nonce's STS session assumes. */
+export interface AwsServiceConfig {
+  role_arn: string;
+  region: string;
+  external_id?: string;
+}
+
 export interface ServiceAuth {
   type: AuthType;
   /** Header name (type "header") or query parameter name (type "query"). */
@@ -26,6 +33,10 @@ export interface ServiceAuth {
   scope?: string;
   audience?: string;
   resource?: string;
+  /** Type "aws_sigv4" only (the API shows it as the service's top-level `aws`). */
+  aws?: AwsServiceConfig;
+  /** Type "aws_sigv4" only: origin overrides per AWS signing name (`sts`, `s3`, …); the API's `endpoints`. */
+  endpoints?: Record<string, string>;
 }
 
 /** Catalog: scope name → route patterns (`"GET /v1/customers/{id}"`). */

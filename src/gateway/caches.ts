@@ -1,4 +1,5 @@
 import type { AppContext } from "../app/context.js";
+import { isAwsGrantList } from "../core/aws/grants.js";
 import { type ConstraintChecker, compileConstraints } from "../core/constraint-check.js";
 import { parseRate, type Rate } from "../core/rate.js";
 import { compileRoutes, type RouteMatcher } from "../core/scopes.js";
@@ -66,6 +67,7 @@ export interface ServiceEntry {
 }
 
 const SERVICE_TTL_MS = 1_000;
+const NO_ROUTES: RouteMatcher = { size: 0, match: () => false };
 
 export class GatewayCaches {
   private readonly nonces = new Lru<string, NonceInfo>(10_000);
@@ -111,7 +113,8 @@ export class GatewayCaches {
     const routesKey = rec.routes.join("\n");
     let matcher = this.matchers.get(routesKey);
     if (!matcher) {
-      matcher = compileRoutes(rec.routes);
+      // An aws_sigv4 nonce holds IAM actions, not routes: presented as a token it matches nothing (403).
+      matcher = isAwsGrantList(rec.routes) ? NO_ROUTES : compileRoutes(rec.routes);
       this.matchers.set(routesKey, matcher);
     }
     let constraints: ConstraintChecker | null = null;

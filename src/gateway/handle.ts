@@ -7,6 +7,9 @@ import { newId } from "../core/ids.js";
 import { isWellFormed, tokenKey } from "../core/tokens.js";
 import type { AuditDraft, AuditType, NonceRecord } from "../core/types.js";
 import type { RejectReason } from "../store/store.js";
+import { createAwsFlow, isSigV4 } from "./aws/handle-aws.js";
+import type { AwsGateway } from "./aws/index.js";
+import type { AwsNonceInfo } from "./aws/nonce-lookup.js";
 import type { ResponseTransform } from "./body-transform.js";
 import type { GatewayCaches, NonceInfo, ServiceEntry } from "./caches.js";
 import { canonicalizeTarget } from "./canonical-path.js";
@@ -43,7 +46,7 @@ import { originUnchanged } from "./upstream.js";
 
 const METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
-interface Flow {
+export interface Flow {
   req: IncomingMessage;
   res: ServerResponse;
   requestId: string;
@@ -66,6 +69,7 @@ export function createHandler(
   completions: CompletionLog,
   deadLog: DeadNonceLog,
   minted: MintedCredentials | null = null,
+  aws: AwsGateway | null = null,
 ) {
   const cfg = ctx.config.gateway;
   const m = ctx.metrics;
@@ -141,9 +145,94 @@ export function createHandler(
     return true;
   };
 
+  /** Per-nonce concurrency, then rate, before consuming (no use counted); false when the request was answered. */
+  const admit = async (f: Flow, info: NonceInfo, key: Buffer): Promise<boolean> => {
+    const nonceId = info.id;
+    const running = inflight.get(nonceId) ?? 0;
+    if (running >= cfg.maxConcurrentPerNonce) {
+      if (!(await answeredDead(f, key, info))) {
+        reject(f, "rate_limited", "too many concurrent requests for this nonce", 1);
+      }
+      return false;
+    }
+    inflight.set(nonceId, running + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const n = (inflight.get(nonceId) ?? 1) - 1;
+      if (n <= 0) inflight.delete(nonceId);
+      else inflight.set(nonceId, n);
+    };
+    f.res.once("close", release);
+    if (info.rate) {
+      const waitMs = limiter.take(nonceId, info.rate, info.expiresAt, f.now);
+      if (waitMs > 0) {
+        if (await answeredDead(f, key, info)) return false;
+        await auditRejected(f, info, "rate_limited");
+        reject(f, "rate_limited", "this nonce's rate limit is exceeded", Math.max(1, Math.ceil(waitMs / 1000)));
+        return false;
+      }
+    }
+    return true;
+  };
+
+  /** The atomic consume with `nonce.used` (fail closed); the nonce when the use counted, null when answered. */
+  const consume = async (f: Flow, key: Buffer, info: NonceInfo): Promise<NonceRecord | null> => {
+    let consumed: Awaited<ReturnType<AppContext["store"]["consumeNonce"]>>;
+    // Pending nonce.completed events join this consume's group-committed transaction (see CompletionLog).
+    completions.beforeWrite();
+    try {
+      consumed = await ctx.store.consumeNonce(
+        key,
+        f.now,
+        (n) => draft(f, "nonce.used", n, null),
+        // A dead nonce's event is coalesced outside this transaction (refuseDead): a replayed leak must not
+        // compete for the store's writer. Only the "changed under us" nonce_invalid is written here.
+        (reason: RejectReason, n) => (n && !isDeadReason(reason) ? draft(f, "nonce.rejected", n, reason) : null),
+      );
+    } catch (e) {
+      m.auditWriteFailures.inc();
+      ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway consume failed (fail closed)");
+      reject(f, "unavailable", "the credential store is unavailable");
+      return null;
+    }
+    if (consumed.ok) return consumed.nonce;
+    const reason = consumed.reason;
+    if (!isDeadReason(reason)) {
+      reject(f, reason, rejectMessage(reason));
+      return null;
+    }
+    caches.dead.mark(info.id, reason);
+    await refuseDead(f, info, reason);
+    return null;
+  };
+
+  const runAws = aws
+    ? createAwsFlow<Flow>({
+        ctx,
+        caches,
+        nonces: aws.nonces,
+        sessions: aws.sessions,
+        bodyCap,
+        reject,
+        auditRejected,
+        admit: (f, info) => admit(f, info, (info as AwsNonceInfo).tokenKey),
+        consume: async (f, key) => {
+          const info = f.nonce;
+          if (!info) return "nonce_invalid";
+          const n = await consume(f, key, info);
+          return n ? null : "nonce_invalid";
+        },
+        forward: (...args) => forward(...args),
+      })
+    : null;
+
   async function run(f: Flow): Promise<void> {
-    const { req, res } = f;
+    const { req } = f;
     if (!METHODS.has(f.method)) return reject(f, "bad_request", "unsupported HTTP method");
+    // An AWS SDK signs with the nonce's AWS key pair instead of presenting the token (see gateway/aws/).
+    if (runAws && isSigV4(req.headers.authorization)) return runAws(f);
     // llhttp takes "GET /x\r\n" (no version) as HTTP/0.9 and still reads headers after it: refuse (rule 6).
     if (req.httpVersionMajor !== 1) return reject(f, "bad_request", "unsupported HTTP version");
     const carrier = extractNonce(req.rawHeaders);
@@ -224,22 +313,7 @@ export function createHandler(
       }
     }
 
-    const nonceId = info.id;
-    const running = inflight.get(nonceId) ?? 0;
-    if (running >= cfg.maxConcurrentPerNonce) {
-      if (await answeredDead(f, key, info)) return;
-      return reject(f, "rate_limited", "too many concurrent requests for this nonce", 1);
-    }
-    inflight.set(nonceId, running + 1);
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      const n = (inflight.get(nonceId) ?? 1) - 1;
-      if (n <= 0) inflight.delete(nonceId);
-      else inflight.set(nonceId, n);
-    };
-    res.once("close", release);
+    if (!(await admit(f, info, key))) return;
 
     let body: Buffer | null = null;
     // MCP services: each JSON-RPC message is checked against the nonce's tool scopes (gateway/mcp/).
@@ -252,16 +326,6 @@ export function createHandler(
       }
       body = gate.body;
       f.transform = gate.transform;
-    }
-
-    if (info.rate) {
-      const waitMs = limiter.take(nonceId, info.rate, info.expiresAt, f.now);
-      if (waitMs > 0) {
-        if (await answeredDead(f, key, info)) return;
-        await auditRejected(f, info, "rate_limited");
-        const retryAfterS = Math.max(1, Math.ceil(waitMs / 1000));
-        return reject(f, "rate_limited", "this nonce's rate limit is exceeded", retryAfterS);
-      }
     }
 
     const gate = await enforceGate(info, req, { method: f.method, ...target }, filtered, bodyCap, body);
@@ -280,34 +344,13 @@ export function createHandler(
     // A body read by the MCP gate and not needed by the constraint gate is still the one to forward.
     body = gate.body ?? body;
 
-    let consumed: Awaited<ReturnType<AppContext["store"]["consumeNonce"]>>;
-    // Pending nonce.completed events join this consume's group-committed transaction (see CompletionLog).
-    completions.beforeWrite();
-    try {
-      consumed = await ctx.store.consumeNonce(
-        key,
-        f.now,
-        (n) => draft(f, "nonce.used", n, null),
-        // A dead nonce's event is coalesced outside this transaction (refuseDead): a replayed leak must not
-        // compete for the store's writer. Only the "changed under us" nonce_invalid is written here.
-        (reason: RejectReason, n) => (n && !isDeadReason(reason) ? draft(f, "nonce.rejected", n, reason) : null),
-      );
-    } catch (e) {
-      m.auditWriteFailures.inc();
-      ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway consume failed (fail closed)");
-      return reject(f, "unavailable", "the credential store is unavailable");
-    }
-    if (!consumed.ok) {
-      const reason = consumed.reason;
-      if (!isDeadReason(reason)) return reject(f, reason, rejectMessage(reason));
-      caches.dead.mark(info.id, reason);
-      return refuseDead(f, info, reason);
-    }
+    const consumed = await consume(f, key, info);
+    if (!consumed) return;
 
     // Every check passed and the use is on the audit log: only now is the credential decrypted (or minted).
     let needles: Buffer[];
     if (dynamic) {
-      const n = consumed.nonce;
+      const n = consumed;
       const lastUse = n.maxUses !== null && n.uses >= n.maxUses;
       const out = { method: f.method, path: target.path, query, headers, body };
       let lease: Lease;

@@ -75,6 +75,12 @@ export function injectCredential(
       const param = `${encodeURIComponent(name)}=${encodeURIComponent(secret.toString("utf8"))}`;
       return { query: query.length === 0 ? param : `${query}&${param}`, needles: buildNeedles([secret]) };
     }
+    case "aws_sigv4":
+      // Never reached with a route-scoped nonce; a backstop so a static injection can never send the AWS root.
+      throw new GatewayReject(
+        "nonce_invalid",
+        "this service takes AWS SigV4-signed requests (see the nonce's aws keys)",
+      );
     default:
       // Dynamic kinds never inject their root secret: minted/ credentials are applied by applyMinted().
       throw new GatewayReject("upstream_error", "this service's credential is minted, not injected");

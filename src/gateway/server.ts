@@ -3,6 +3,7 @@ import https from "node:https";
 import type { Socket } from "node:net";
 import type { AppContext } from "../app/context.js";
 import { newId } from "../core/ids.js";
+import { createAwsGateway } from "./aws/index.js";
 import { GatewayCaches } from "./caches.js";
 import { CompletionLog } from "./completion-log.js";
 import { DeadNonceLog } from "./dead-nonce-log.js";
@@ -38,9 +39,10 @@ export function createGatewayServer(
   const caches = new GatewayCaches(ctx);
   const forwarder = createForwarder(cfg);
   const completions = new CompletionLog(ctx);
+  const aws = createAwsGateway(ctx);
   const deadLog = new DeadNonceLog(ctx);
   const { minted, http: issuerHttp } = createMinted(ctx);
-  const handler = createHandler(ctx, caches, forwarder, completions, deadLog, minted);
+  const handler = createHandler(ctx, caches, forwarder, completions, deadLog, minted, aws);
   const options: http.ServerOptions = {
     maxHeaderSize: cfg.maxHeaderBytes,
     insecureHTTPParser: false,
@@ -88,6 +90,7 @@ export function createGatewayServer(
       await minted.close();
       await forwarder.close();
       await issuerHttp.close();
+      await aws.close();
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { ScopeCatalog, ServiceAuth } from "../core/types.js";
+import aws from "./aws.json" with { type: "json" };
 import github from "./github.json" with { type: "json" };
 import mcp from "./mcp.json" with { type: "json" };
 import openai from "./openai.json" with { type: "json" };
@@ -30,7 +31,7 @@ export interface AuthForm {
   nonce?: string[];
 }
 
-const ALL: readonly ServiceTemplate[] = [stripe, github, slack, openai, mcp].map((t) =>
+const ALL: readonly ServiceTemplate[] = [stripe, github, slack, openai, mcp, aws].map((t) =>
   Object.freeze({ ...t, auth: t.auth as ServiceAuth } as ServiceTemplate),
 );
 

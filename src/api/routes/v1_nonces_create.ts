@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { issueNonce } from "../../app/issue-nonce.js";
+import { type IssuedNonce, issueNonce } from "../../app/issue-nonce.js";
 import { gatewayUrl } from "../../config.js";
 import type { NonceRecord } from "../../core/types.js";
 import type { ApiDeps, ApiEnv } from "../env.js";
@@ -40,6 +40,14 @@ export const IssueNonceRequest = z
           "token is narrowed to; the gateway refuses requests for any other repository (403 scope_denied).",
         example: { repositories: ["octo-org/api"] },
       }),
+    aws: z
+      .strictObject({ resources: z.array(z.string().min(1).max(1100)).min(1).max(20) })
+      .optional()
+      .openapi({
+        description:
+          "aws services only: resource ARNs (IAM wildcards allowed) every action of the nonce is narrowed to.",
+        example: { resources: ["arn:aws:s3:::reports/*"] },
+      }),
   })
   .openapi("IssueNonceRequest");
 
@@ -56,6 +64,19 @@ export const IssuedNonceResponse = z
     rate: z.string().nullable(),
     github: z.object({ repositories: z.array(z.string()) }).optional(),
     gateway_url: z.string(),
+    aws: z
+      .object({
+        access_key_id: z.string(),
+        secret_access_key: z.string().openapi({ description: "Shown only in this response." }),
+        region: z.string(),
+        endpoint: z.string(),
+      })
+      .optional()
+      .openapi({
+        description:
+          "aws services only: configure an AWS SDK v3 client with exactly these (credentials, region, endpoint; " +
+          "S3 with forcePathStyle). The agent signs with SigV4; the secret never crosses the wire.",
+      }),
   })
   .openapi("IssuedNonce");
 
@@ -76,13 +97,13 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<ApiEnv>, { ctx, services }: ApiDeps): void {
   const gateway = gatewayUrl(ctx.config);
   app.openapi(route, async (c) => {
-    const { record, token } = await issueNonce(ctx, services, c.get("caller"), c.req.valid("json"));
-    return c.json(issuedView(record, token, gateway), 201);
+    const { record, token, aws } = await issueNonce(ctx, services, c.get("caller"), c.req.valid("json"));
+    return c.json(issuedView(record, token, gateway, aws), 201);
   });
 }
 
 /** The 201 body; shared with the node:http fast path (src/api/fast-issue.ts) so both answer alike. */
-export function issuedView(record: NonceRecord, token: string, gateway: string) {
+export function issuedView(record: NonceRecord, token: string, gateway: string, aws?: IssuedNonce["aws"]) {
   return {
     id: record.id,
     nonce: token,
@@ -97,5 +118,6 @@ export function issuedView(record: NonceRecord, token: string, gateway: string) 
       ? { github: record.credentialParams.github as { repositories: string[] } }
       : {}),
     gateway_url: gateway,
+    ...(aws ? { aws: { ...aws, endpoint: gateway } } : {}),
   };
 }

@@ -13,17 +13,23 @@ export const CredentialRequest = z
         client_secret: z.string().min(1).max(4096),
         refresh_token: z.string().min(1).max(8192).optional(),
       }),
+      z.strictObject({
+        access_key_id: z.string().regex(/^[A-Z0-9]{16,128}$/),
+        secret_access_key: z.string().min(16).max(256),
+      }),
     ],
     {
       error:
         "send {secret} (1-8192 chars), {username, password} for basic-auth services, {private_key} for github_app " +
-        "services, or {client_secret, refresh_token?} for oauth2 services",
+        "services, {client_secret, refresh_token?} for oauth2 services, or {access_key_id, secret_access_key} for " +
+        "aws services",
     },
   )
   .openapi("CredentialRequest", {
     description:
       "`{secret}`; `{username, password}` for basic-auth services; `{private_key}` (the App's PEM key) for " +
-      "github_app services; `{client_secret, refresh_token?}` for oauth2 services (refresh_token for that grant).",
+      "github_app services; `{client_secret, refresh_token?}` for oauth2 services (refresh_token for that grant); " +
+      "`{access_key_id, secret_access_key}` of the identity allowed to assume the role, for aws services.",
   });
 
 export const route = createRoute({

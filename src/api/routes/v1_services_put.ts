@@ -1,7 +1,17 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { putService } from "../../app/services.js";
 import type { ApiDeps, ApiEnv } from "../env.js";
-import { AuthSchema, bearer, jsonBody, jsonResponse, pickErrors, ServiceName, ServiceView } from "../schemas.js";
+import {
+  AuthSchema,
+  AwsEndpointsSchema,
+  AwsServiceSchema,
+  bearer,
+  jsonBody,
+  jsonResponse,
+  pickErrors,
+  ServiceName,
+  ServiceView,
+} from "../schemas.js";
 import { serviceView } from "../views.js";
 
 export const PutServiceRequest = z
@@ -15,6 +25,8 @@ export const PutServiceRequest = z
       .optional()
       .openapi({ example: { "read:customers": ["GET /v1/customers", "GET /v1/customers/{id}"] } }),
     insecure_upstream: z.boolean().optional(),
+    aws: AwsServiceSchema.optional(),
+    endpoints: AwsEndpointsSchema.optional(),
   })
   .openapi("PutServiceRequest");
 

@@ -1,0 +1,282 @@
+import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { Readable } from "node:stream";
+import { DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApiApp } from "../../api/app.js";
+import { newId } from "../../core/ids.js";
+import { generateToken, hashToken } from "../../core/tokens.js";
+import { type TestContext, testContext } from "../../test/context.js";
+import { type FakeAws, startFakeAws } from "../../test/fake-aws.js";
+import { dialects } from "../../test/stores.js";
+import { REDACTION_MARKER } from "../scrub.js";
+import { createGatewayServer, type GatewayServer } from "../server.js";
+
+/**
+ * AWS through the gateway, end to end on real sockets: the official AWS SDK v3 clients configured with nothing
+ * but the issuance answer's endpoint, region and key pair; fake STS, S3 and DynamoDB endpoints on loopback that
+ * verify every SigV4 signature they receive and decode aws-chunked uploads. Both store dialects.
+ */
+
+const ROLE = "arn:aws:iam::123456789012:role/agent";
+
+// biome-ignore lint/suspicious/noExplicitAny: SDK errors carry $metadata/$response
+const statusOf = (e: any): number | undefined => e?.$metadata?.httpStatusCode;
+// biome-ignore lint/suspicious/noExplicitAny: SDK errors carry $metadata/$response
+const codeOf = (e: any): string | undefined => e?.$response?.headers?.["x-agent-nonce-error"];
+
+describe.each(dialects)("aws_sigv4 through the gateway ($name)", (d) => {
+  let ctx: TestContext;
+  let gateway: GatewayServer;
+  let endpoint: string;
+  let fake: FakeAws;
+  let adminKey: string;
+  let app: ReturnType<typeof createApiApp>;
+  const transcript: string[] = [];
+
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await app.request(path, {
+      method,
+      headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    transcript.push(text);
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  };
+
+  const issue = async (scope: string[], extra: Record<string, unknown> = {}) => {
+    const r = await call("POST", "/v1/nonces", {
+      service: "aws",
+      scope,
+      agent: "etl bot",
+      task: "nightly/42",
+      ttl: "10m",
+      ...extra,
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    return r.body as {
+      id: string;
+      nonce: string;
+      aws: { access_key_id: string; secret_access_key: string; region: string; endpoint: string };
+    };
+  };
+
+  const clients = (aws: { access_key_id: string; secret_access_key: string; region: string }) => {
+    const credentials = { accessKeyId: aws.access_key_id, secretAccessKey: aws.secret_access_key };
+    const common = { endpoint, region: aws.region, credentials, maxAttempts: 1 };
+    return {
+      s3: new S3Client({ ...common, forcePathStyle: true }),
+      ddb: new DynamoDBClient(common),
+      sts: new STSClient(common),
+    };
+  };
+
+  beforeAll(async () => {
+    ctx = await testContext({ store: await d.create() });
+    // The SDK signs with the wall clock; the gateway's clock starts there and is moved by hand.
+    ctx.clock.set(Date.now());
+    app = createApiApp(ctx);
+    adminKey = generateToken("ank");
+    await ctx.store.insertApiKey(
+      {
+        id: newId("key", ctx.clock.now()),
+        name: "root",
+        role: "admin",
+        policy: null,
+        keyHash: hashToken(adminKey),
+        createdBy: null,
+        createdAt: ctx.clock.now(),
+        revokedAt: null,
+      },
+      null,
+    );
+    gateway = createGatewayServer(ctx);
+    await new Promise<void>((r) => gateway.server.listen(0, "127.0.0.1", r));
+    endpoint = `http://127.0.0.1:${(gateway.server.address() as AddressInfo).port}`;
+    fake = await startFakeAws();
+    const put = await call("PUT", "/v1/services/aws", {
+      template: "aws",
+      aws: { role_arn: ROLE, region: "eu-west-1", external_id: "ext-7" },
+      endpoints: { sts: fake.sts, s3: fake.s3, dynamodb: fake.dynamodb },
+      insecure_upstream: true,
+    });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    expect(put.body.aws).toEqual({ role_arn: ROLE, region: "eu-west-1", external_id: "ext-7" });
+    const cred = await call("PUT", "/v1/services/aws/credential", {
+      access_key_id: fake.base.accessKeyId,
+      secret_access_key: fake.base.secretAccessKey,
+    });
+    expect(cred.status).toBe(200);
+  }, 30_000);
+
+  afterAll(async () => {
+    await gateway?.close();
+    await fake?.close();
+    await ctx?.store.close();
+    await ctx?.close();
+  });
+
+  it("S3, DynamoDB and STS SDK clients work unchanged; one AssumeRole whose policy is exactly the scopes", async () => {
+    const n = await issue(["s3:read", "s3:write", "dynamodb:read", "dynamodb:write", "sts:identity"]);
+    expect(n.aws.access_key_id).toBe(n.id);
+    expect(n.aws.region).toBe("eu-west-1");
+    const { s3, ddb, sts } = clients(n.aws);
+    const before = fake.assumeRoles.length;
+
+    await s3.send(new PutObjectCommand({ Bucket: "reports", Key: "a/b c.txt", Body: "hello" }));
+    const big = randomBytes(1024 * 1024);
+    // A stream of unknown framing: the SDK sends it aws-chunked, STREAMING-UNSIGNED-PAYLOAD-TRAILER, CRC32 trailer.
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: "reports",
+        Key: "big.bin",
+        Body: Readable.from([big.subarray(0, 300_000), big.subarray(300_000)]),
+        ContentLength: big.length,
+      }),
+    );
+    expect(fake.objects.get("reports/big.bin")?.equals(big)).toBe(true);
+    const got = await s3.send(new GetObjectCommand({ Bucket: "reports", Key: "a/b c.txt" }));
+    expect(await got.Body?.transformToString()).toBe("hello");
+    const list = await s3.send(new ListObjectsV2Command({ Bucket: "reports" }));
+    expect(list.Contents?.map((c) => c.Key).sort()).toEqual(["a/b c.txt", "big.bin"]);
+
+    await ddb.send(new PutItemCommand({ TableName: "jobs", Item: { id: { S: "1" }, state: { S: "done" } } }));
+    const item = await ddb.send(new GetItemCommand({ TableName: "jobs", Key: { id: { S: "1" } } }));
+    expect(item.Item?.state).toEqual({ S: "done" });
+    const who = await sts.send(new GetCallerIdentityCommand({}));
+    expect(who.Account).toBe("123456789012");
+
+    // Eight requests, one session.
+    expect(fake.assumeRoles.length - before).toBe(1);
+    const ar = fake.assumeRoles.at(-1) as Record<string, string>;
+    expect(JSON.parse(ar.Policy as string)).toEqual({
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Effect: "Allow",
+          Action: [
+            "s3:GetObject",
+            "s3:ListBucket",
+            "s3:PutObject",
+            "s3:AbortMultipartUpload",
+            "s3:ListMultipartUploadParts",
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:Query",
+            "dynamodb:Scan",
+            "dynamodb:DescribeTable",
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:BatchWriteItem",
+            "sts:GetCallerIdentity",
+          ],
+          Resource: "*",
+        },
+      ],
+    });
+    expect(ar).toMatchObject({
+      RoleArn: ROLE,
+      RoleSessionName: "etl-bot.nightly-42",
+      ExternalId: "ext-7",
+      DurationSeconds: "900",
+    });
+
+    const minted = await ctx.store.listAudit({ nonceId: n.id, type: "credential.minted" }, { limit: 10 });
+    expect(minted.items).toHaveLength(1);
+    expect(minted.items[0]?.data).toMatchObject({ kind: "aws_sigv4", fingerprint: expect.stringMatching(/^sha256:/) });
+  }, 30_000);
+
+  it("refuses a wrong signature (401 nonce_invalid) and a date outside ±15 min, sending nothing upstream", async () => {
+    const n = await issue(["s3:read"]);
+    const seen = { ...fake.received };
+    const wrong = clients({ ...n.aws, secret_access_key: `${n.aws.secret_access_key.slice(0, -2)}AA` });
+    const e1 = await wrong.s3.send(new GetObjectCommand({ Bucket: "reports", Key: "a/b c.txt" })).catch((e) => e);
+    expect(statusOf(e1)).toBe(401);
+    expect(codeOf(e1)).toBe("nonce_invalid");
+    ctx.clock.advance(16 * 60_000);
+    try {
+      const ok = clients(n.aws);
+      const e2 = await ok.s3.send(new GetObjectCommand({ Bucket: "reports", Key: "a/b c.txt" })).catch((e) => e);
+      expect(statusOf(e2)).toBe(401);
+    } finally {
+      ctx.clock.set(Date.now());
+    }
+    expect(fake.received).toEqual(seen);
+  }, 30_000);
+
+  it("refuses an action outside the scopes with 403 scope_denied before anything is sent", async () => {
+    const n = await issue(["s3:read"]);
+    const { s3, ddb } = clients(n.aws);
+    const seen = { ...fake.received };
+    const stsBefore = fake.assumeRoles.length;
+    const e1 = await s3.send(new PutObjectCommand({ Bucket: "reports", Key: "x", Body: "no" })).catch((e) => e);
+    expect(statusOf(e1)).toBe(403);
+    expect(codeOf(e1)).toBe("scope_denied");
+    const e2 = await ddb.send(new GetItemCommand({ TableName: "jobs", Key: { id: { S: "1" } } })).catch((e) => e);
+    expect(statusOf(e2)).toBe(403);
+    // The an_ token itself, presented as a bearer, matches no route: the AWS root is never injected.
+    const bearer = await fetch(`${endpoint}/reports/a`, { headers: { authorization: `Bearer ${n.nonce}` } });
+    expect(bearer.status).toBe(403);
+    expect(fake.received).toEqual(seen);
+    expect(fake.assumeRoles.length).toBe(stsBefore);
+    const rejected = await ctx.store.listAudit({ nonceId: n.id, type: "nonce.rejected" }, { limit: 10 });
+    expect(rejected.items.map((e) => e.data?.action ?? "(bearer)").sort()).toEqual([
+      "(bearer)",
+      "dynamodb:GetItem",
+      "s3:PutObject",
+    ]);
+  }, 30_000);
+
+  it("narrows to resources: the gateway and the session policy agree", async () => {
+    const n = await issue(["s3:read"], { aws: { resources: ["arn:aws:s3:::reports/a/*"] } });
+    const { s3 } = clients(n.aws);
+    const got = await s3.send(new GetObjectCommand({ Bucket: "reports", Key: "a/b c.txt" }));
+    expect(await got.Body?.transformToString()).toBe("hello");
+    const other = await s3.send(new GetObjectCommand({ Bucket: "reports", Key: "big.bin" })).catch((e) => e);
+    expect(statusOf(other)).toBe(403);
+    // ListBucket's resource is the bucket itself, which reports/a/* does not cover (as in IAM).
+    const list = await s3.send(new ListObjectsV2Command({ Bucket: "reports" })).catch((e) => e);
+    expect(statusOf(list)).toBe(403);
+    const policy = JSON.parse(fake.assumeRoles.at(-1)?.Policy as string);
+    expect(policy.Statement[0].Resource).toEqual(["arn:aws:s3:::reports/a/*"]);
+    expect(policy.Statement[0].Action).toEqual(["s3:GetObject", "s3:ListBucket"]);
+  }, 30_000);
+
+  it("scrubs the session credentials from AWS's answers; no STS secret in any response or audit event", async () => {
+    const n = await issue(["s3:read"]);
+    const { s3 } = clients(n.aws);
+    const e = await s3.send(new GetObjectCommand({ Bucket: "reports", Key: "echo" })).catch((x) => x);
+    expect(statusOf(e)).toBe(400);
+    const session = fake.sessions.at(-1);
+    if (!session) throw new Error("no session");
+    const message = String(e.message ?? "");
+    expect(message).toContain(REDACTION_MARKER);
+    expect(message).not.toContain(session.sessionToken);
+
+    const events = await ctx.store.scanAudit(0, 10_000);
+    const everything = JSON.stringify(events) + transcript.join("\n");
+    for (const s of fake.sessions) {
+      for (const v of [s.secretAccessKey, s.sessionToken, s.accessKeyId]) expect(everything).not.toContain(v);
+    }
+    expect(everything).not.toContain(fake.base.secretAccessKey);
+    // The nonce's own AWS secret appears only in the issuance answers, never in audit.
+    expect(JSON.stringify(events)).not.toContain(n.aws.secret_access_key);
+  }, 30_000);
+
+  it("destroys the session when the nonce is revoked; the key pair is dead at once", async () => {
+    const n = await issue(["s3:read"]);
+    const { s3 } = clients(n.aws);
+    await s3.send(new GetObjectCommand({ Bucket: "reports", Key: "a/b c.txt" }));
+    expect((await call("DELETE", `/v1/nonces/${n.id}`)).status).toBe(204);
+    const e = await s3.send(new GetObjectCommand({ Bucket: "reports", Key: "a/b c.txt" })).catch((x) => x);
+    expect(statusOf(e)).toBe(401);
+    expect(codeOf(e)).toBe("nonce_revoked");
+    const destroyed = await ctx.store.listAudit({ nonceId: n.id, type: "credential.destroyed" }, { limit: 10 });
+    expect(destroyed.items).toHaveLength(1);
+  }, 30_000);
+});
