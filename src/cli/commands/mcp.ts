@@ -14,6 +14,7 @@ import { createAgentMcpServer } from "../../mcp/tools.js";
 import { clientFromEnv } from "../client.js";
 import { UsageError } from "../errors.js";
 import { type CliIo, println } from "../io.js";
+import { VERSION } from "../main.js";
 import { collect, positiveInt, ttl } from "../options.js";
 
 /**
@@ -106,7 +107,7 @@ async function runMcp(io: CliIo, opts: McpOpts): Promise<void> {
     await session.close().catch(() => undefined);
     throw e;
   }
-  const server = createAgentMcpServer(session, view, "0.1.0");
+  const server = createAgentMcpServer(session, view, VERSION);
   const transport = new StdioServerTransport(process.stdin, process.stdout);
   const ended = sessionEnd(io, transport);
   await server.connect(transport);
