@@ -4,6 +4,7 @@ import { registerCredential } from "./commands/credential.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerKey } from "./commands/key.js";
 import { registerMasterKey } from "./commands/master-key.js";
+import { registerMcp } from "./commands/mcp.js";
 import { registerNonce } from "./commands/nonce.js";
 import { registerServe } from "./commands/serve.js";
 import { registerService } from "./commands/service.js";
@@ -37,6 +38,7 @@ export function buildProgram(io: CliIo): Command {
   registerNonce(program, io);
   registerAudit(program, io);
   registerMasterKey(program, io);
+  registerMcp(program, io);
   return program;
 }
 

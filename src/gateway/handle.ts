@@ -25,6 +25,7 @@ import { injectCredential, stripQueryParam } from "./inject.js";
 import { gateMcpRequest } from "./mcp/request-gate.js";
 import type { Lease, MintedCredentials } from "./minted/cache.js";
 import { type CredentialMinter, CredentialUnavailable, type MintNonce } from "./minted/types.js";
+import { isNonceViewTarget, serveNonceView } from "./nonce-view.js";
 import { RateLimiter } from "./rate-limiter.js";
 import { RelayHandler, UnrelayableResponse } from "./respond.js";
 import { wipeNeedles } from "./scrub.js";
@@ -239,6 +240,10 @@ export function createHandler(
     if ("missing" in carrier) return reject(f, "nonce_missing", "no nonce presented");
     if ("conflict" in carrier) return reject(f, "bad_request", "more than one nonce presented");
     if (!isWellFormed(carrier.token, "an")) return reject(f, "nonce_invalid", "nonce is not valid");
+    // The nonce's own view: answered here, never forwarded, no use counted (nonce-view.ts).
+    if (isNonceViewTarget(req.url)) {
+      return serveNonceView(ctx, f, tokenKey(carrier.token), (code, msg) => reject(f, code, msg));
+    }
     const target = canonicalizeTarget(req.url ?? "");
     if ("error" in target) return reject(f, "bad_request", target.error);
     f.path = target.path;

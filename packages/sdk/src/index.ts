@@ -1,5 +1,20 @@
 import "./polyfill.js";
 
+export {
+  describeRequestTool,
+  fetchNonceView,
+  formatToolResponse,
+  type GatewayTarget,
+  gatewayRequest,
+  type NonceView,
+  nonceViewJson,
+  TOOL_METHODS,
+  TOOL_REQUEST_JSON_SCHEMA,
+  type ToolQueryValue,
+  type ToolRequest,
+  type ToolResponse,
+  toolName,
+} from "./agent-tool.js";
 export { AgentNonce, type AgentNonceOptions } from "./client.js";
 export { AgentNonceError, ERROR_CODES, type ErrorCode, isAgentNonceError, isErrorCode } from "./errors.js";
 export type { FetchLike, QueryValue, RequestOptions } from "./http.js";
