@@ -178,8 +178,12 @@ export function createHandler(
     return true;
   };
 
-  /** The atomic consume with `nonce.used` (fail closed); the nonce when the use counted, null when answered. */
-  const consume = async (f: Flow, key: Buffer, info: NonceInfo): Promise<NonceRecord | null> => {
+  /** The atomic consume with `nonce.used` (fail closed): the nonce when the use counted, else the code answered. */
+  const consume = async (
+    f: Flow,
+    key: Buffer,
+    info: NonceInfo,
+  ): Promise<NonceRecord | RejectReason | "unavailable"> => {
     let consumed: Awaited<ReturnType<AppContext["store"]["consumeNonce"]>>;
     // Pending nonce.completed events join this consume's group-committed transaction (see CompletionLog).
     completions.beforeWrite();
@@ -196,17 +200,17 @@ export function createHandler(
       m.auditWriteFailures.inc();
       ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway consume failed (fail closed)");
       reject(f, "unavailable", "the credential store is unavailable");
-      return null;
+      return "unavailable";
     }
     if (consumed.ok) return consumed.nonce;
     const reason = consumed.reason;
     if (!isDeadReason(reason)) {
       reject(f, reason, rejectMessage(reason));
-      return null;
+      return reason;
     }
     caches.dead.mark(info.id, reason);
     await refuseDead(f, info, reason);
-    return null;
+    return reason;
   };
 
   const runAws = aws
@@ -220,10 +224,9 @@ export function createHandler(
         auditRejected,
         admit: (f, info) => admit(f, info, (info as AwsNonceInfo).tokenKey),
         consume: async (f, key) => {
-          const info = f.nonce;
-          if (!info) return "nonce_invalid";
-          const n = await consume(f, key, info);
-          return n ? null : "nonce_invalid";
+          if (!f.nonce) return "nonce_invalid";
+          const n = await consume(f, key, f.nonce);
+          return typeof n === "string" ? n : null;
         },
         forward: (...args) => forward(...args),
       })
@@ -350,7 +353,7 @@ export function createHandler(
     body = gate.body ?? body;
 
     const consumed = await consume(f, key, info);
-    if (!consumed) return;
+    if (typeof consumed === "string") return;
 
     // Every check passed and the use is on the audit log: only now is the credential decrypted (or minted).
     let needles: Buffer[];

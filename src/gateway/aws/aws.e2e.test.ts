@@ -279,4 +279,28 @@ describe.each(dialects)("aws_sigv4 through the gateway ($name)", (d) => {
     const destroyed = await ctx.store.listAudit({ nonceId: n.id, type: "credential.destroyed" }, { limit: 10 });
     expect(destroyed.items).toHaveLength(1);
   }, 30_000);
+  it("an STS that refuses the base identity gives 502 credential_unavailable, and nothing reaches S3", async () => {
+    const put = await call("PUT", "/v1/services/aws-denied", {
+      template: "aws",
+      aws: { role_arn: ROLE, region: "eu-west-1" },
+      endpoints: { sts: fake.sts, s3: fake.s3 },
+      insecure_upstream: true,
+    });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    // A base secret STS does not know: its signature check fails and it answers AWS's error.
+    const cred = await call("PUT", "/v1/services/aws-denied/credential", {
+      access_key_id: fake.base.accessKeyId,
+      secret_access_key: `FAKE${"x".repeat(36)}`,
+    });
+    expect(cred.status).toBe(200);
+    const n = await issue(["s3:read"], { service: "aws-denied" });
+    const before = { ...fake.received };
+    const e = await clients(n.aws)
+      .s3.send(new GetObjectCommand({ Bucket: "reports", Key: "a/b c.txt" }))
+      .catch((x) => x);
+    expect(statusOf(e)).toBe(502);
+    expect(codeOf(e)).toBe("credential_unavailable");
+    expect(fake.received.s3).toBe(before.s3);
+    expect(fake.received.sts).toBe(before.sts + 1);
+  }, 30_000);
 });

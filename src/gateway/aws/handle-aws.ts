@@ -241,7 +241,7 @@ export function createAwsFlow<F extends AwsFlow>(d: AwsFlowDeps<F>) {
     } catch (e) {
       if (e instanceof CredentialUnavailable) {
         d.ctx.log.warn({ reason: e.reason, service: f.service }, "gateway could not obtain an STS session");
-        return d.reject(f, "upstream_error", "AWS STS refused or failed to issue a session for this nonce");
+        return d.reject(f, "credential_unavailable", "AWS STS refused or failed to issue a session for this nonce");
       }
       d.ctx.log.error({ err: e instanceof Error ? e.name : typeof e }, "gateway STS session failed");
       return d.reject(f, "unavailable", "the credential store is unavailable");
