@@ -192,6 +192,19 @@ describe("an orchestrator authenticated by its OIDC token", () => {
     expect((await issue(token)).status).toBe(403);
   });
 
+  it("refuses a discovery redirect and a discovery document naming another issuer, fetching no keys", async () => {
+    const messages = { redirect: /could not be fetched/, "other-issuer": /names another issuer/ };
+    for (const mode of ["redirect", "other-issuer"] as const) {
+      h.clock.advance(1000); // a new updated_at: the trust's key source is built afresh
+      await h.call("PUT", "/v1/trust/gha", { body: trustBody({ audience: `${AUD}-${mode}` }) });
+      idp.discovery = mode;
+      const r = await issue(await idp.sign(claims({ aud: `${AUD}-${mode}` })));
+      expect([mode, r.status, r.body.error.message]).toEqual([mode, 401, expect.stringMatching(messages[mode])]);
+    }
+    expect(idp.jwksFetches).toBe(0);
+    expect(await nonceCount()).toBe(0);
+  });
+
   it("uses jwks_uri when set, without discovery", async () => {
     await h.call("DELETE", "/v1/trust/gha");
     await h.call("PUT", "/v1/trust/direct", { body: trustBody({ jwks_uri: idp.jwksUri }) });

@@ -38,6 +38,10 @@ const CLOCK_TOLERANCE_S = 60;
 const MAX_TOKEN = 16 * 1024;
 const MAX_SUB = 1024;
 const FETCH_TIMEOUT_MS = 5000;
+/** Discovery documents and JWKS are small; a larger answer is refused rather than buffered (SECURITY.md rule 8). */
+const MAX_DOC_BYTES = 256 * 1024;
+/** A failed discovery is remembered this long, so tokens naming a broken issuer cannot make us fetch per request. */
+const FAILURE_BACKOFF_MS = 5000;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /** Three base64url parts: a JWT, never an `ank_` key (whose shape has no dots). */
@@ -65,7 +69,7 @@ function unauthenticated(message: string): AppError {
 }
 
 export class OidcVerifier {
-  private readonly jwks = new Map<string, { version: string; jwks: Promise<Jwks> }>();
+  private readonly jwks = new Map<string, { version: string; jwks: Promise<Jwks>; failedAt?: number }>();
   private trusts: { at: number; list: Promise<TrustRecord[]> } | null = null;
 
   constructor(
@@ -156,17 +160,23 @@ export class OidcVerifier {
   }
 
   /** One remote JWKS per trust (jose caches the keys and refetches on an unknown `kid`), rebuilt when the trust
-   * changes. Discovery's failure is not cached: the next request tries again. */
+   * changes. A failed discovery is retried after FAILURE_BACKOFF_MS. */
   private jwksFor(trust: TrustRecord): Promise<Jwks> {
     const version = `${trust.updatedAt}|${trust.issuer}|${trust.jwksUri}|${trust.insecureIssuer}`;
     const hit = this.jwks.get(trust.name);
-    if (hit && hit.version === version) return hit.jwks;
-    const jwks = this.build(trust);
-    this.jwks.set(trust.name, { version, jwks });
-    jwks.catch(() => {
-      if (this.jwks.get(trust.name)?.jwks === jwks) this.jwks.delete(trust.name);
+    if (
+      hit &&
+      hit.version === version &&
+      (hit.failedAt === undefined || performance.now() - hit.failedAt < FAILURE_BACKOFF_MS)
+    ) {
+      return hit.jwks;
+    }
+    const entry: { version: string; jwks: Promise<Jwks>; failedAt?: number } = { version, jwks: this.build(trust) };
+    this.jwks.set(trust.name, entry);
+    entry.jwks.catch(() => {
+      entry.failedAt = performance.now();
     });
-    return jwks;
+    return entry.jwks;
   }
 
   private async build(trust: TrustRecord): Promise<Jwks> {
@@ -175,7 +185,10 @@ export class OidcVerifier {
     return createRemoteJWKSet(url, {
       timeoutDuration: FETCH_TIMEOUT_MS,
       cooldownDuration: this.opts.jwksCooldownMs ?? 30_000,
-      [customFetch]: (u, o) => fetch(u, { ...o, redirect: "error" }),
+      [customFetch]: async (u, o) => {
+        const res = await boundedFetch(u, { ...o, redirect: "error" });
+        return new Response(res.body, { status: res.status, headers: { "content-type": "application/json" } });
+      },
     });
   }
 }
@@ -196,15 +209,32 @@ async function discoverJwksUri(trust: TrustRecord): Promise<string> {
   const url = `${trust.issuer.replace(/\/$/, "")}/.well-known/openid-configuration`;
   let doc: { issuer?: unknown; jwks_uri?: unknown };
   try {
-    const res = await fetch(url, { redirect: "error", signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    const res = await boundedFetch(url, { redirect: "error", signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
     if (res.status !== 200) throw new Error(`status ${res.status}`);
-    doc = (await res.json()) as typeof doc;
+    doc = JSON.parse(res.body) as typeof doc;
   } catch {
     throw new JwksUnavailable("the issuer's openid-configuration could not be fetched");
   }
   if (doc.issuer !== trust.issuer) throw new JwksUnavailable("the issuer's openid-configuration names another issuer");
   if (typeof doc.jwks_uri !== "string") throw new JwksUnavailable("the issuer's openid-configuration has no jwks_uri");
   return doc.jwks_uri;
+}
+
+/** fetch with redirects refused by the caller's init and the body read up to MAX_DOC_BYTES. */
+async function boundedFetch(url: string, init: RequestInit): Promise<{ status: number; body: string }> {
+  const res = await fetch(url, init);
+  const declared = Number(res.headers.get("content-length") ?? "0");
+  if (declared > MAX_DOC_BYTES) throw new Error("document too large");
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (res.body) {
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      size += chunk.length;
+      if (size > MAX_DOC_BYTES) throw new Error("document too large");
+      chunks.push(chunk);
+    }
+  }
+  return { status: res.status, body: Buffer.concat(chunks).toString("utf8") };
 }
 
 function failureOf(e: unknown): Failure {

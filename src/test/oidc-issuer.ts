@@ -16,6 +16,8 @@ export interface OidcIssuer {
   jwksFetches: number;
   discoveryFetches: number;
   kid: string;
+  /** How discovery answers: normally, with a redirect (must be refused), or naming another issuer. */
+  discovery: "ok" | "redirect" | "other-issuer";
   /** Signs `claims` (iss defaulted) with the current key. */
   sign(claims: JWTPayload, opts?: { alg?: string; kid?: string; key?: CryptoKey }): Promise<string>;
   rotate(): Promise<void>;
@@ -36,12 +38,23 @@ export async function startOidcIssuer(opts: { alg?: "RS256" | "ES256" } = {}): P
   };
   await makeKey();
   let issuer = "";
-  const state = { jwksFetches: 0, discoveryFetches: 0 };
+  const state = { jwksFetches: 0, discoveryFetches: 0, discovery: "ok" as OidcIssuer["discovery"] };
   const server = http.createServer((req, res) => {
-    if (req.url === "/.well-known/openid-configuration") {
-      state.discoveryFetches += 1;
+    if (req.url === "/redirected") {
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks`, id_token_signing_alg_values_supported: [alg] }));
+      res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` }));
+    } else if (req.url === "/.well-known/openid-configuration") {
+      state.discoveryFetches += 1;
+      if (state.discovery === "redirect") {
+        // The target serves a valid document: following the redirect would make the token pass.
+        res.writeHead(302, { location: `${issuer}/redirected` }).end();
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/json" });
+      const named = state.discovery === "other-issuer" ? `${issuer}/other` : issuer;
+      res.end(
+        JSON.stringify({ issuer: named, jwks_uri: `${issuer}/jwks`, id_token_signing_alg_values_supported: [alg] }),
+      );
     } else if (req.url === "/jwks") {
       state.jwksFetches += 1;
       res.writeHead(200, { "content-type": "application/json" });
@@ -60,6 +73,12 @@ export async function startOidcIssuer(opts: { alg?: "RS256" | "ES256" } = {}): P
     },
     get discoveryFetches() {
       return state.discoveryFetches;
+    },
+    get discovery() {
+      return state.discovery;
+    },
+    set discovery(v) {
+      state.discovery = v;
     },
     get kid() {
       return current.kid;
