@@ -117,8 +117,11 @@ describe("an orchestrator authenticated by its OIDC token", () => {
 
   it("issues within its trust's policy (fast path), as actor oidc:<trust>:<sub>, and is refused outside it", async () => {
     const token = await idp.sign(claims());
+    const fastBefore = (await h.ctx.metrics.apiFastPath.get()).values.reduce((n, v) => n + v.value, 0);
     const ok = await issue(token);
     expect(ok.status).toBe(201);
+    // Answered by the node:http fast path, not handed to Hono.
+    expect((await h.ctx.metrics.apiFastPath.get()).values.reduce((n, v) => n + v.value, 0)).toBe(fastBefore + 1);
     expect(ok.text).not.toContain(token);
     const denied = await issue(token, "write:refunds");
     expect(denied.status).toBe(403);
