@@ -8,7 +8,10 @@ export interface Caller {
   sourceIp: string | null;
 }
 
+/** An OIDC caller's record is synthesised by src/app/oidc.ts with id `oidc:<trust name>:<sub>` (API key ids are
+ * `key_…`, so the prefix cannot collide). */
 export function actorOf(key: ApiKeyRecord): Actor {
+  if (key.id.startsWith("oidc:")) return { type: "oidc", id: key.id, name: key.name };
   return { type: "api_key", id: key.id, name: key.name };
 }
 

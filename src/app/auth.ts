@@ -3,11 +3,13 @@ import { hashToken, isWellFormed } from "../core/tokens.js";
 import type { ApiKeyRecord, Role } from "../core/types.js";
 import type { ApiKeyCache } from "./api-key-cache.js";
 import type { AppContext } from "./context.js";
+import { looksLikeJwt, oidcVerifierFor } from "./oidc.js";
 
 /**
  * API-key authentication: shape and checksum first (no lookup for garbage), then one lookup by SHA-256.
  * Every failure is the same 401 with the same message, so a caller learns nothing about which check failed,
- * and the token is never echoed.
+ * and the token is never echoed. A JWT (three base64url parts; an `ank_` key has no dots) goes to the OIDC
+ * verifier (src/app/oidc.ts) and never to the key lookup; its failures name the check that failed.
  */
 const UNAUTHENTICATED = "a valid API key is required: Authorization: Bearer ank_…";
 
@@ -23,6 +25,7 @@ export async function authenticate(
   cache?: ApiKeyCache,
 ): Promise<ApiKeyRecord> {
   const token = bearerToken(authorization);
+  if (token && looksLikeJwt(token)) return oidcVerifierFor(ctx).authenticate(token);
   if (!token || !isWellFormed(token, "ank")) throw new AppError("unauthenticated", UNAUTHENTICATED);
   const hash = hashToken(token);
   const key = cache ? await cache.get(hash) : await ctx.store.getApiKeyByHash(hash);

@@ -6,6 +6,7 @@ export interface AppEventMap {
   "service.changed": [name: string];
   "nonce.revoked": [id: string];
   "key.revoked": [id: string];
+  "trust.changed": [name: string];
 }
 
 export class AppEvents extends EventEmitter<AppEventMap> {}

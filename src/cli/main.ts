@@ -8,6 +8,7 @@ import { registerMcp } from "./commands/mcp.js";
 import { registerNonce } from "./commands/nonce.js";
 import { registerServe } from "./commands/serve.js";
 import { registerService } from "./commands/service.js";
+import { registerTrust } from "./commands/trust.js";
 import { describeError } from "./errors.js";
 import { type CliIo, println, processIo } from "./io.js";
 
@@ -35,6 +36,7 @@ export function buildProgram(io: CliIo): Command {
   registerService(program, io);
   registerCredential(program, io);
   registerKey(program, io);
+  registerTrust(program, io);
   registerNonce(program, io);
   registerAudit(program, io);
   registerMasterKey(program, io);

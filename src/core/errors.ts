@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   "nonce_not_found",
   "key_not_found",
   "template_not_found",
+  "trust_not_found",
   "scope_unknown",
   "pattern_unsupported",
   "credential_missing",
@@ -60,6 +61,7 @@ export function httpStatus(code: ErrorCode): number {
     case "nonce_not_found":
     case "key_not_found":
     case "template_not_found":
+    case "trust_not_found":
       return 404;
     case "conflict":
     case "credential_missing":

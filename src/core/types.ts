@@ -120,8 +120,24 @@ export interface ApiKeyRecord {
   revokedAt: number | null;
 }
 
+/** An OIDC trust relationship (src/app/trust.ts): tokens of `issuer` for `audience` whose `sub` and claims match
+ * the globs act with `role` and `policy`. */
+export interface TrustRecord {
+  name: string;
+  issuer: string;
+  audience: string;
+  subject: string | null;
+  claims: Record<string, string> | null;
+  role: "issuer" | "auditor";
+  policy: IssuerPolicy | null;
+  jwksUri: string | null;
+  insecureIssuer: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
 export interface Actor {
-  type: "api_key" | "nonce" | "system";
+  type: "api_key" | "oidc" | "nonce" | "system";
   id: string;
   name: string;
 }
@@ -143,6 +159,9 @@ export type AuditType =
   | "credential.mint_failed"
   | "key.created"
   | "key.revoked"
+  | "trust.created"
+  | "trust.updated"
+  | "trust.deleted"
   | "system.started"
   | "master_key.rotated";
 

@@ -24,6 +24,7 @@ import {
 } from "./rows.js";
 import type { ApiKeyRow, AuditRow, Database, NonceRow, NonceStateRow, ServiceRow } from "./schema.js";
 import type { ConsumeResult, Store } from "./store.js";
+import { postgresTrustMethods } from "./trust.js";
 
 const INT8 = 20;
 
@@ -299,6 +300,7 @@ export async function createPostgresStore(opts: {
     },
 
     ...checkpointMethods(k),
+    ...postgresTrustMethods(k, pool, audited),
 
     async pruneAudit(throughSeq, limit) {
       return inTransaction(pool, "BEGIN", async (c) => {

@@ -103,4 +103,20 @@ export interface Database {
   audit_head: AuditHeadRow;
   audit_index: AuditIndexRow;
   audit_checkpoints: AuditCheckpointRow;
+  trust_relationships: TrustRow;
+}
+
+export interface TrustRow {
+  name: string;
+  issuer: string;
+  audience: string;
+  subject: string | null;
+  claims: string | null;
+  role: string;
+  policy: string | null;
+  jwks_uri: string | null;
+  /** INTEGER 0/1 on SQLite, BOOLEAN on PostgreSQL. */
+  insecure_issuer: number | boolean;
+  created_at: number;
+  updated_at: number;
 }

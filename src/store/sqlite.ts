@@ -32,6 +32,7 @@ import { startCheckpointer } from "./sqlite-checkpointer.js";
 import { migrateSqlite, openSqlite, restrictSidecars } from "./sqlite-open.js";
 import { prepare } from "./sqlite-statements.js";
 import type { ConsumeResult, Store } from "./store.js";
+import { sqliteTrustMethods } from "./trust.js";
 
 /**
  * SQLite dialect (better-sqlite3). Every write transaction is synchronous (`db.transaction(...).immediate()`):
@@ -357,6 +358,7 @@ export async function createSqliteStore(
     },
 
     ...checkpointMethods(k),
+    ...sqliteTrustMethods(k, db, tx, append),
 
     async pruneAudit(throughSeq, limit) {
       return tx(() => {

@@ -7,6 +7,7 @@ import type {
   NonceRecord,
   NonceStatus,
   ServiceRecord,
+  TrustRecord,
 } from "../core/types.js";
 
 /**
@@ -104,6 +105,16 @@ export interface Store {
   listApiKeys(): Promise<ApiKeyRecord[]>;
   countApiKeys(): Promise<number>;
   revokeApiKey(id: string, now: number, audit: AuditDraft): Promise<boolean>;
+
+  // OIDC trust relationships -----------------------------------------------------------------------------
+  /** Insert or replace; true when created. The event's type is set to `trust.created` / `trust.updated` by what
+   * actually happened, in the same transaction. */
+  putTrust(t: TrustRecord, audit: AuditDraft): Promise<boolean>;
+  getTrust(name: string): Promise<TrustRecord | undefined>;
+  /** Every trust relationship, by name. */
+  listTrusts(): Promise<TrustRecord[]>;
+  /** False (and no event) if missing. */
+  deleteTrust(name: string, audit: AuditDraft): Promise<boolean>;
 
   // nonces -----------------------------------------------------------------------------------------------
   /** Inserts the nonce and its `nonce.issued` event in one transaction: no nonce without its audit row. */

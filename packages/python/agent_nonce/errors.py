@@ -16,6 +16,7 @@ ERROR_CODES: Final[tuple[str, ...]] = (
     "nonce_not_found",
     "key_not_found",
     "template_not_found",
+    "trust_not_found",
     "scope_unknown",
     "pattern_unsupported",
     "credential_missing",

@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   "nonce_not_found",
   "key_not_found",
   "template_not_found",
+  "trust_not_found",
   "scope_unknown",
   "pattern_unsupported",
   "credential_missing",

@@ -23,6 +23,10 @@ import * as servicesList from "./v1_services_list.js";
 import * as servicesPut from "./v1_services_put.js";
 import * as tasksGet from "./v1_tasks_get.js";
 import * as templatesList from "./v1_templates_list.js";
+import * as trustDelete from "./v1_trust_delete.js";
+import * as trustGet from "./v1_trust_get.js";
+import * as trustList from "./v1_trust_list.js";
+import * as trustPut from "./v1_trust_put.js";
 
 export interface RouteModule {
   route: RouteConfig;
@@ -45,6 +49,10 @@ export const ROUTES: readonly RouteModule[] = [
   keysCreate,
   keysList,
   keysDelete,
+  trustList,
+  trustPut,
+  trustGet,
+  trustDelete,
   auditList,
   auditVerify,
   auditCheckpoints,

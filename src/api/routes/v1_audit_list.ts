@@ -40,7 +40,9 @@ export const AuditEventSchema = z
     seq: z.number().int(),
     time: z.string(),
     type: z.enum(AUDIT_TYPES),
-    actor: z.object({ type: z.enum(["api_key", "nonce", "system"]), id: z.string(), name: z.string() }).nullable(),
+    actor: z
+      .object({ type: z.enum(["api_key", "oidc", "nonce", "system"]), id: z.string(), name: z.string() })
+      .nullable(),
     agent: z.string().nullable(),
     task: z.string().nullable(),
     nonce_id: z.string().nullable(),
