@@ -104,3 +104,21 @@ export interface Database {
   audit_index: AuditIndexRow;
   audit_checkpoints: AuditCheckpointRow;
 }
+
+export interface ApprovalRow {
+  id: string;
+  status: string;
+  requested_by: string;
+  service: string;
+  agent: string;
+  task: string | null;
+  scopes: string;
+  request: string;
+  created_at: number;
+  expires_at: number;
+  decided_at: number | null;
+  decided_by: string | null;
+  comment: string | null;
+  nonce_id: string | null;
+  delivered_at: number | null;
+}
