@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { registerApproval } from "./commands/approval.js";
 import { registerAudit } from "./commands/audit.js";
 import { registerCredential } from "./commands/credential.js";
 import { registerDemo } from "./commands/demo.js";
@@ -35,6 +36,7 @@ export function buildProgram(io: CliIo): Command {
   registerService(program, io);
   registerCredential(program, io);
   registerKey(program, io);
+  registerApproval(program, io);
   registerNonce(program, io);
   registerAudit(program, io);
   registerMasterKey(program, io);
