@@ -182,4 +182,15 @@ describe("approvals end to end", () => {
     expect(again.err).toContain("conflict");
     expect((await requester.nonces.waitForApproval(a)).nonce).toMatch(/^an_/);
   });
+
+  it("records approval.requested|approved|denied|expired, never with a token", async () => {
+    const types = new Set<string>();
+    for await (const e of admin.audit.iterate({})) {
+      if (e.type.startsWith("approval.")) {
+        types.add(e.type);
+        expect(JSON.stringify(e)).not.toMatch(/an_[0-9A-Za-z]{20,}/);
+      }
+    }
+    expect(types).toEqual(new Set(["approval.requested", "approval.approved", "approval.denied", "approval.expired"]));
+  });
 });
