@@ -603,7 +603,7 @@ describe.each(dialects)("store conformance: approvals ($name)", (d) => {
       await store.insertApproval(a, draft("approval.requested"));
       expect(await store.getApproval(a.id)).toEqual(a);
       expect(await store.getApproval("apr_01JH0000000000000000000000")).toBeUndefined();
-      const b = approval({ requestedBy: "key_other", createdAt: T0 + 1 });
+      const b = approval({ id: newId("apr", T0 + 1), requestedBy: "key_other", createdAt: T0 + 1 });
       await store.insertApproval(b, draft("approval.requested"));
       expect((await store.listApprovals({}, { limit: 10 })).items.map((x) => x.id)).toEqual([b.id, a.id]);
       expect((await store.listApprovals({ requestedBy: "key_issuer" }, { limit: 10 })).items).toEqual([a]);
