@@ -48,6 +48,20 @@ const AuditSink = z.discriminatedUnion("type", [
     retry_base_ms: count.default(250),
     retry_max_ms: count.default(30_000),
   }),
+  z.strictObject({
+    type: z.literal("approval_webhook"),
+    /** POSTed one JSON body per pending approval request (src/app/approval-webhook.ts), HMAC-SHA256 signed. */
+    url: z.string().url(),
+    /** HMAC key for `X-Agent-Nonce-Signature`. Never logged. */
+    secret: z.string().min(16),
+    headers: z.record(z.string(), z.string()).optional(),
+    batch_size: z.literal(1).default(1),
+    flush_ms: count.default(50),
+    max_queue: count.default(1_000),
+    timeout_ms: count.default(10_000),
+    retry_base_ms: count.default(250),
+    retry_max_ms: count.default(30_000),
+  }),
 ]);
 
 const AUDIT_DEFAULTS = {

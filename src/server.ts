@@ -3,6 +3,7 @@ import type { Server as HttpServer } from "node:http";
 import type { Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { createApiServer } from "./api/server.js";
+import { expireDue } from "./app/approvals.js";
 import { systemDraft } from "./app/audit-draft.js";
 import { type AuditRuntime, startAuditRuntime } from "./app/audit-runtime.js";
 import { ensureAdminKey, ensureDataDir, loadMasterKeys } from "./app/bootstrap.js";
@@ -122,6 +123,12 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
       store.deleteExpiredNonces(clock.now() - NONCE_RETENTION_MS, 10_000).catch((e: unknown) => {
         log.warn({ err: (e as Error).message }, "expired nonce cleanup failed");
       });
+      // Unanswered approval requests expire as denied even when nobody reads them (approval.expired).
+      if (config.role !== "gateway") {
+        expireDue(ctx).catch((e: unknown) => {
+          log.warn({ err: (e as Error).message }, "approval expiry sweep failed");
+        });
+      }
     }, CLEANUP_EVERY_MS);
     cleanup.unref();
 

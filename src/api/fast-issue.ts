@@ -7,6 +7,7 @@ import type { ServiceCache } from "../app/service-cache.js";
 import { gatewayUrl } from "../config.js";
 import { AppError, type ErrorCode, errorBody, httpStatus } from "../core/errors.js";
 import { newId } from "../core/ids.js";
+import { approvalView } from "./approval-schemas.js";
 import { validationError } from "./errors.js";
 import { MAX_BODY_BYTES } from "./middleware.js";
 import { IssueNonceRequest, issuedView } from "./routes/v1_nonces_create.js";
@@ -52,8 +53,9 @@ export function createFastIssue(ctx: AppContext, keys: ApiKeyCache, services: Se
       const parsed = IssueNonceRequest.safeParse(json);
       if (!parsed.success) throw validationError(parsed.error);
       const caller = { key, sourceIp: incoming.socket?.remoteAddress ?? null };
-      const { record, token, aws } = await issueNonce(ctx, services, caller, parsed.data);
-      send(res, requestId, 201, issuedView(record, token, gateway, aws));
+      const out = await issueNonce(ctx, services, caller, parsed.data);
+      if (out.kind === "pending") return send(res, requestId, 202, { approval: approvalView(out.approval) });
+      send(res, requestId, 201, issuedView(out.record, out.token, gateway, out.aws));
     } catch (e) {
       if (e instanceof AppError) return fail(res, requestId, e.code, e.message, e.details);
       const err = e instanceof Error ? e : new Error(String(e));

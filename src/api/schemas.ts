@@ -235,6 +235,17 @@ export const PolicyRuleSchema = z
         "Loosest rate a nonce issued under this rule may carry (count no higher, count per period no higher); " +
         "the nonce's rate when the issuer gives none.",
     }),
+    approval: z
+      .strictObject({
+        required: z.boolean(),
+        timeout: z.union([z.string().min(1).max(32), z.number().int().positive()]).optional(),
+      })
+      .optional()
+      .openapi({
+        description:
+          "With required: true, a nonce under this rule waits for a human: POST /v1/nonces answers 202 with a " +
+          'pending approval. timeout (default "15m", at most 24h) after which the request expires as denied.',
+      }),
   })
   .openapi("PolicyRule");
 
@@ -249,7 +260,7 @@ export const KeyView = z
   .object({
     id: z.string(),
     name: z.string(),
-    role: z.enum(["admin", "issuer", "auditor"]),
+    role: z.enum(["admin", "issuer", "auditor", "approver"]),
     policy: PolicySchema.nullable(),
     created_by: z.string().nullable(),
     created_at: IsoTime,

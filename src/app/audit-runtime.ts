@@ -49,7 +49,7 @@ export async function startAuditRuntime(ctx: AppContext): Promise<AuditRuntime> 
   await checkpointer.start();
   const feed = new AuditFeed(ctx.store, ctx.log, cfg.pollMs);
   await feed.start();
-  const sinks = cfg.sinks.map((c, i) => new AuditSink(c, i, ctx.log, ctx.metrics));
+  const sinks = cfg.sinks.map((c, i) => new AuditSink(c, i, ctx.log, ctx.metrics, Math.random, () => ctx.clock.now()));
   for (const sink of sinks) feed.subscribe((events) => sink.offer(events));
   const streams = new Set<() => void>();
   const retentionMs = cfg.retention;

@@ -3,6 +3,7 @@ import { Agent, request } from "undici";
 import type { Config } from "../config.js";
 import { publicEvent } from "../core/audit-chain.js";
 import type { AuditEvent } from "../core/types.js";
+import { approvalWebhookBody, SIGNATURE_HEADER, signApprovalWebhook, TIMESTAMP_HEADER } from "./approval-webhook.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 
@@ -64,6 +65,35 @@ function webhookDelivery(c: Extract<SinkConfig, { type: "webhook" }>): Delivery 
   };
 }
 
+function approvalWebhookDelivery(c: Extract<SinkConfig, { type: "approval_webhook" }>, now: () => number): Delivery {
+  const dispatcher = new Agent({ connections: 2, connectTimeout: c.timeout_ms });
+  return {
+    async deliver(batch) {
+      for (const e of batch) {
+        const body = approvalWebhookBody(e);
+        const timestamp = Math.floor(now() / 1000);
+        const res = await request(c.url, {
+          method: "POST",
+          dispatcher,
+          headers: {
+            ...(c.headers ?? {}),
+            "content-type": "application/json",
+            [TIMESTAMP_HEADER]: String(timestamp),
+            [SIGNATURE_HEADER]: signApprovalWebhook(c.secret, timestamp, body),
+          },
+          body,
+          headersTimeout: c.timeout_ms,
+          bodyTimeout: c.timeout_ms,
+        });
+        await res.body.dump();
+        if (res.statusCode < 200 || res.statusCode > 299)
+          throw new HttpStatusError(`approval webhook answered HTTP ${res.statusCode}`);
+      }
+    },
+    close: () => dispatcher.destroy(),
+  };
+}
+
 export class AuditSink {
   private queue: AuditEvent[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -80,15 +110,21 @@ export class AuditSink {
     private readonly log: Logger,
     private readonly metrics: Metrics,
     private readonly random: () => number = Math.random,
+    now: () => number = Date.now,
   ) {
     // A label without the path or URL (either may be sensitive; cardinality stays bounded).
     this.name = `${c.type}-${index}`;
-    this.delivery = c.type === "file" ? fileDelivery(c) : webhookDelivery(c);
+    this.delivery =
+      c.type === "file" ? fileDelivery(c) : c.type === "webhook" ? webhookDelivery(c) : approvalWebhookDelivery(c, now);
   }
 
   /** Called after commit with events in seq order. Never blocks: what does not fit is dropped and counted. */
-  offer(events: readonly AuditEvent[]): void {
+  offer(offered: readonly AuditEvent[]): void {
     if (this.closed) return;
+    // The approval webhook announces pending requests only.
+    const events =
+      this.c.type === "approval_webhook" ? offered.filter((e) => e.type === "approval.requested") : offered;
+    if (events.length === 0) return;
     const room = this.c.max_queue - this.queue.length;
     const kept = room >= events.length ? events : events.slice(0, Math.max(0, room));
     if (kept.length > 0) this.queue.push(...kept);
@@ -119,8 +155,8 @@ export class AuditSink {
   }
 
   private backoffMs(): number {
-    const base = this.c.type === "webhook" ? this.c.retry_base_ms : 250;
-    const max = this.c.type === "webhook" ? this.c.retry_max_ms : 30_000;
+    const base = this.c.type === "file" ? 250 : this.c.retry_base_ms;
+    const max = this.c.type === "file" ? 30_000 : this.c.retry_max_ms;
     return Math.floor(this.random() * Math.min(max, base * 2 ** Math.min(this.attempt, 30)));
   }
 

@@ -7,7 +7,8 @@ import { parseRate } from "../core/rate.js";
 import { resolveScopes } from "../core/scopes.js";
 import { generateToken, tokenKey } from "../core/tokens.js";
 import { resolveTtl } from "../core/ttl.js";
-import type { NonceRecord } from "../core/types.js";
+import type { ApprovalRecord, AuditDraft, NonceRecord } from "../core/types.js";
+import { requestApproval } from "./approvals.js";
 import { auditDraft, type Caller } from "./audit-draft.js";
 import type { AppContext } from "./context.js";
 import { resolveCredentialParams } from "./credential-params.js";
@@ -39,17 +40,53 @@ export interface IssuedNonce {
   aws?: { access_key_id: string; secret_access_key: string; region: string };
 }
 
+/** What issuance decided before the service lookup: stored as an approval's `request` while a human decides. */
+export interface IssuePlan {
+  service: string;
+  scopes: string[];
+  agent: string;
+  task: string | null;
+  ttlMs: number;
+  maxUses: number | null;
+  rate: string | null;
+  constraints: Record<string, unknown> | null;
+  metadata: Record<string, unknown> | null;
+  allowRoutes: boolean;
+  github?: { repositories: string[] } | undefined;
+  aws?: { resources: string[] } | undefined;
+}
+
+export type IssueOutcome = ({ kind: "issued" } & IssuedNonce) | { kind: "pending"; approval: ApprovalRecord };
+
 /**
  * Issuance. Order matters: cheap input checks, then the issuer policy (a denial is audited and nothing is
  * issued), then one service lookup (cached), then one insert transaction that also writes `nonce.issued`.
+ * A policy rule with `approval.required` stops after the checks: the request waits (src/app/approvals.ts).
  */
 export async function issueNonce(
   ctx: AppContext,
   services: ServiceCache,
   caller: Caller,
   input: IssueInput,
-): Promise<IssuedNonce> {
+): Promise<IssueOutcome> {
   const now = ctx.clock.now();
+  const { plan, approvalTimeoutMs } = await planIssue(ctx, caller, input, now);
+  if (approvalTimeoutMs !== undefined) {
+    // Everything a later issuance would refuse (unknown service or scope, no credential) is refused now.
+    await buildNonce(ctx, services, caller, plan, now, now);
+    return { kind: "pending", approval: await requestApproval(ctx, caller, plan, approvalTimeoutMs, now) };
+  }
+  const built = await buildNonce(ctx, services, caller, plan, now, now);
+  await insertIssued(ctx, caller, built.issued.record, now, (r, audit) => ctx.store.insertNonce(r, audit));
+  return { kind: "issued", ...built.issued };
+}
+
+async function planIssue(
+  ctx: AppContext,
+  caller: Caller,
+  input: IssueInput,
+  now: number,
+): Promise<{ plan: IssuePlan; approvalTimeoutMs?: number | undefined }> {
   const scopes = [...new Set(Array.isArray(input.scope) ? input.scope : [input.scope])];
   const task = input.task ?? null;
   const deny = async (reason: DenyReason, message: string): Promise<never> => {
@@ -82,6 +119,7 @@ export async function issueNonce(
 
   let maxUses = input.max_uses ?? null;
   let allowRoutes = true;
+  let approvalTimeoutMs: number | undefined;
   if (role === "issuer") {
     const d = checkIssuerPolicy(caller.key.policy, {
       service: input.service,
@@ -97,21 +135,51 @@ export async function issueNonce(
     maxUses = d.maxUses;
     allowRoutes = d.allowRoutes;
     rate = d.rate;
+    approvalTimeoutMs = d.approvalTimeoutMs;
     // The rule's constraints always apply: the nonce can only be narrower than its policy.
     if (d.constraints) {
       constraints = mergeConstraints(constraints, d.constraints);
       parseConstraints(constraints);
     }
   }
+  const plan: IssuePlan = {
+    service: input.service,
+    scopes,
+    agent: input.agent,
+    task,
+    ttlMs,
+    maxUses,
+    rate,
+    constraints,
+    metadata: input.metadata ?? null,
+    allowRoutes,
+    github: input.github,
+    aws: input.aws,
+  };
+  return { plan, approvalTimeoutMs };
+}
 
-  const service = await services.get(input.service);
-  if (!service) throw new AppError("service_not_found", `no service named ${JSON.stringify(input.service)}`);
+/**
+ * The nonce record and its token, not yet stored. `startAt` is when its TTL starts: now, or the approval's
+ * decision time for an approved request.
+ */
+export async function buildNonce(
+  ctx: AppContext,
+  services: ServiceCache,
+  caller: Caller,
+  plan: IssuePlan,
+  startAt: number,
+  now: number,
+): Promise<{ issued: IssuedNonce }> {
+  const { scopes, task, maxUses, rate, constraints } = plan;
+  const service = await services.get(plan.service);
+  if (!service) throw new AppError("service_not_found", `no service named ${JSON.stringify(plan.service)}`);
   const isAws = service.auth.type === "aws_sigv4";
-  if (!isAws && input.aws) throw new AppError("invalid_request", "aws is only for nonces of aws_sigv4 services");
+  if (!isAws && plan.aws) throw new AppError("invalid_request", "aws is only for nonces of aws_sigv4 services");
   const routes = isAws
-    ? resolveAwsScopes(service.scopes, scopes, allowRoutes, input.aws?.resources)
-    : resolveScopes(service.scopes, scopes, allowRoutes);
-  const credentialParams = resolveCredentialParams(service, input);
+    ? resolveAwsScopes(service.scopes, scopes, plan.allowRoutes, plan.aws?.resources)
+    : resolveScopes(service.scopes, scopes, plan.allowRoutes);
+  const credentialParams = resolveCredentialParams(service, plan);
   if (!service.credential) {
     throw new AppError("credential_missing", `service ${JSON.stringify(service.name)} has no credential set`);
   }
@@ -123,20 +191,40 @@ export async function issueNonce(
     service: service.name,
     scopes,
     routes,
-    agent: input.agent,
+    agent: plan.agent,
     task,
     maxUses,
     uses: 0,
     constraints,
     rate,
-    metadata: input.metadata ?? null,
+    metadata: plan.metadata,
     credentialParams,
     issuedBy: caller.key.id,
     createdAt: now,
-    expiresAt: now + ttlMs,
+    expiresAt: startAt + plan.ttlMs,
     revokedAt: null,
   };
-  await ctx.store.insertNonce(
+  if (isAws && service.auth.aws) {
+    const aws = {
+      access_key_id: record.id,
+      secret_access_key: awsNonceSecret(ctx.masterKeys, record.id, record.tokenKey),
+      region: service.auth.aws.region,
+    };
+    return { issued: { record, token, aws } };
+  }
+  return { issued: { record, token } };
+}
+
+/** Stores the nonce with its `nonce.issued` event through `insert` (a plain insert, or an approval's delivery). */
+export async function insertIssued<T>(
+  ctx: AppContext,
+  caller: Caller,
+  record: NonceRecord,
+  now: number,
+  insert: (record: NonceRecord, audit: AuditDraft) => Promise<T>,
+): Promise<T> {
+  const { maxUses, rate, constraints, credentialParams, task, scopes } = record;
+  const out = await insert(
     record,
     auditDraft(
       ctx,
@@ -151,22 +239,14 @@ export async function issueNonce(
         data: {
           expires_at: new Date(record.expiresAt).toISOString(),
           max_uses: maxUses,
-          ...(rate === null ? {} : { rate }),
+          ...(rate == null ? {} : { rate }),
           ...(constraints === null ? {} : { constraints }),
-          ...(credentialParams === null ? {} : credentialParams),
+          ...(credentialParams == null ? {} : credentialParams),
         },
       },
       now,
     ),
   );
   ctx.metrics.noncesIssued.inc({ service: record.service });
-  if (isAws && service.auth.aws) {
-    const aws = {
-      access_key_id: record.id,
-      secret_access_key: awsNonceSecret(ctx.masterKeys, record.id, record.tokenKey),
-      region: service.auth.aws.region,
-    };
-    return { record, token, aws };
-  }
-  return { record, token };
+  return out;
 }

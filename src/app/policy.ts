@@ -45,6 +45,8 @@ export type PolicyDecision =
       rate: string | null;
       /** Constraints the nonce must carry (the rule's), to be merged into the requested ones. */
       constraints: Record<string, unknown> | null;
+      /** The rule wants a human decision first: how long the request may wait, ms. */
+      approvalTimeoutMs?: number;
     }
   | { ok: false; reason: DenyReason; message: string };
 
@@ -133,7 +135,22 @@ function checkRule(rule: IssuerPolicyRule, ask: IssueAsk): PolicyDecision {
     allowRoutes: rule.allow_routes === true,
     rate,
     constraints: rule.constraints ?? null,
+    ...(rule.approval?.required === true ? { approvalTimeoutMs: approvalTimeoutMs(rule) } : {}),
   };
+}
+
+export const DEFAULT_APPROVAL_TIMEOUT_MS = 15 * 60_000;
+const MAX_APPROVAL_TIMEOUT_MS = 24 * 3600_000;
+
+function approvalTimeoutMs(rule: IssuerPolicyRule): number {
+  const t = rule.approval?.timeout;
+  if (t === undefined) return DEFAULT_APPROVAL_TIMEOUT_MS;
+  try {
+    return Math.min(parseDuration(t, "approval.timeout"), MAX_APPROVAL_TIMEOUT_MS);
+  } catch {
+    // Validated when the key is created; an unparsable timeout here gives the default.
+    return DEFAULT_APPROVAL_TIMEOUT_MS;
+  }
 }
 
 function rateWithinRule(rate: string, maxRate: string): boolean {
@@ -181,6 +198,12 @@ export function validatePolicy(policy: IssuerPolicy): void {
   policy.allow.forEach((rule, i) => {
     if (rule.max_ttl !== undefined) parseDuration(rule.max_ttl, `policy.allow.${i}.max_ttl`);
     if (rule.max_rate !== undefined) parseRate(rule.max_rate, `policy.allow.${i}.max_rate`);
+    if (rule.approval?.timeout !== undefined) {
+      const ms = parseDuration(rule.approval.timeout, `policy.allow.${i}.approval.timeout`);
+      if (ms > MAX_APPROVAL_TIMEOUT_MS) {
+        throw new AppError("invalid_request", `policy.allow.${i}.approval.timeout: at most 24h`);
+      }
+    }
     if (rule.constraints !== undefined) {
       try {
         parseConstraints(rule.constraints);

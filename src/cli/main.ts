@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { registerApproval } from "./commands/approval.js";
 import { registerAudit } from "./commands/audit.js";
 import { registerCredential } from "./commands/credential.js";
 import { registerDemo } from "./commands/demo.js";
@@ -37,6 +38,7 @@ export function buildProgram(io: CliIo): Command {
   registerCredential(program, io);
   registerKey(program, io);
   registerTrust(program, io);
+  registerApproval(program, io);
   registerNonce(program, io);
   registerAudit(program, io);
   registerMasterKey(program, io);

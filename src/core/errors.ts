@@ -22,6 +22,9 @@ export const ERROR_CODES = [
   "rate_limited",
   "internal",
   "unavailable",
+  "approval_not_found",
+  "approval_denied",
+  "approval_expired",
   // gateway
   "nonce_missing",
   "nonce_invalid",
@@ -53,6 +56,7 @@ export function httpStatus(code: ErrorCode): number {
     case "nonce_exhausted":
       return 401;
     case "forbidden":
+    case "approval_denied":
     case "scope_denied":
     case "constraint_failed":
       return 403;
@@ -62,8 +66,10 @@ export function httpStatus(code: ErrorCode): number {
     case "key_not_found":
     case "template_not_found":
     case "trust_not_found":
+    case "approval_not_found":
       return 404;
     case "conflict":
+    case "approval_expired":
     case "credential_missing":
       return 409;
     case "payload_too_large":

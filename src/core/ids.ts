@@ -19,7 +19,7 @@ let poolOffset = POOL_SIZE;
 let lastMs = -1;
 let lastTime = "";
 
-export type IdPrefix = "nce" | "key" | "evt" | "req" | "svc";
+export type IdPrefix = "nce" | "key" | "evt" | "req" | "svc" | "apr";
 
 function encodeTime(ms: number): string {
   if (ms === lastMs) return lastTime;

@@ -3,7 +3,8 @@
  * the epoch everywhere inside the process; the API renders ISO 8601.
  */
 
-export type Role = "admin" | "issuer" | "auditor";
+/** `approver` decides approval requests (src/app/approvals.ts) and nothing else. */
+export type Role = "admin" | "issuer" | "auditor" | "approver";
 
 /** Static kinds inject the sealed secret itself; dynamic kinds mint a short-lived credential from it
  * (src/gateway/minted/). */
@@ -101,6 +102,8 @@ export interface IssuerPolicyRule {
   constraints?: Record<string, unknown>;
   /** Loosest rate a nonce issued under this rule may carry (`"60/m"`); also its rate when the issuer gives none. */
   max_rate?: string;
+  /** A human must approve each nonce issued under this rule (src/app/approvals.ts); `timeout` defaults to 15m. */
+  approval?: { required: boolean; timeout?: string | number };
 }
 
 export interface IssuerPolicy {
@@ -163,7 +166,11 @@ export type AuditType =
   | "trust.updated"
   | "trust.deleted"
   | "system.started"
-  | "master_key.rotated";
+  | "master_key.rotated"
+  | "approval.requested"
+  | "approval.approved"
+  | "approval.denied"
+  | "approval.expired";
 
 export interface AuditRequest {
   method: string;
@@ -211,4 +218,31 @@ export interface AuditCheckpoint {
   kid: string;
   publicKey: string;
   jws: string;
+}
+
+export type ApprovalStatus = "pending" | "approved" | "denied" | "expired";
+
+/**
+ * A nonce request waiting for a human (DESIGN.md "Approvals"). `request` is the issuance plan decided by the
+ * policy when it was asked (src/app/approvals.ts ApprovalPlan): never a token. The nonce is issued when the
+ * requester first reads the approved request (`nonceId`, `deliveredAt`), with its TTL counted from `decidedAt`.
+ */
+export interface ApprovalRecord {
+  id: string;
+  status: ApprovalStatus;
+  /** API key id of the requester. */
+  requestedBy: string;
+  service: string;
+  agent: string;
+  task: string | null;
+  scopes: string[];
+  request: Record<string, unknown>;
+  createdAt: number;
+  expiresAt: number;
+  decidedAt: number | null;
+  /** API key id of the approver, or null (expired). */
+  decidedBy: string | null;
+  comment: string | null;
+  nonceId: string | null;
+  deliveredAt: number | null;
 }

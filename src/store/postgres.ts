@@ -3,6 +3,7 @@ import pg from "pg";
 import { AppError } from "../core/errors.js";
 import { nonceStatus } from "../core/nonces.js";
 import type { AuditEvent } from "../core/types.js";
+import { postgresApprovals } from "./approvals-postgres.js";
 import { AuditListeners } from "./audit-listeners.js";
 import { checkpointMethods } from "./checkpoints.js";
 import { serviceAuditType } from "./outcomes.js";
@@ -73,6 +74,7 @@ export async function createPostgresStore(opts: {
 
   return {
     dialect: "postgres",
+    ...postgresApprovals(pool, audited),
 
     async migrate() {
       await migratePostgres(pool, schema, Date.now());

@@ -120,3 +120,21 @@ export interface TrustRow {
   created_at: number;
   updated_at: number;
 }
+
+export interface ApprovalRow {
+  id: string;
+  status: string;
+  requested_by: string;
+  service: string;
+  agent: string;
+  task: string | null;
+  scopes: string;
+  request: string;
+  created_at: number;
+  expires_at: number;
+  decided_at: number | null;
+  decided_by: string | null;
+  comment: string | null;
+  nonce_id: string | null;
+  delivered_at: number | null;
+}

@@ -1,6 +1,7 @@
 import { type CompiledQuery, Kysely, SqliteDialect } from "kysely";
 import { nonceStatus } from "../core/nonces.js";
 import type { AuditDraft, AuditEvent, NonceRecord } from "../core/types.js";
+import { sqliteApprovals } from "./approvals-sqlite.js";
 import { AuditListeners } from "./audit-listeners.js";
 import { checkpointMethods } from "./checkpoints.js";
 import { rejectReason, serviceAuditType } from "./outcomes.js";
@@ -137,6 +138,7 @@ export async function createSqliteStore(
 
   const store: Store = {
     dialect: "sqlite",
+    ...sqliteApprovals(db, tx, append, (n) => S().insertNonce.run(nonceToRow(n))),
 
     async migrate() {
       migrateSqlite(db, Date.now());

@@ -6,7 +6,7 @@ import { kekVersionOf, type MasterKeys, open, rewrap, seal } from "../core/crypt
 import { AppError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import { generateToken, hashToken, isWellFormed, tokenKey } from "../core/tokens.js";
-import type { ApiKeyRecord, AuditDraft, NonceRecord, ServiceRecord } from "../core/types.js";
+import type { ApiKeyRecord, ApprovalRecord, AuditDraft, NonceRecord, ServiceRecord } from "../core/types.js";
 import { auditDraftRecord } from "../test/records.js";
 import { dialects } from "../test/stores.js";
 import { retimedToken } from "../test/tokens.js";
@@ -562,6 +562,144 @@ describe.each(dialects)("store conformance ($name)", (d) => {
       } while (cursor !== undefined);
       expect(pages).toEqual([[1, 2, 3], [4]]);
       await expect(store.listAudit({}, { limit: 3, cursor: "%%%" })).rejects.toMatchObject({ code: "invalid_request" });
+    });
+  });
+});
+
+function approval(over: Partial<ApprovalRecord> = {}): ApprovalRecord {
+  return {
+    id: newId("apr", T0),
+    status: "pending",
+    requestedBy: "key_issuer",
+    service: "stripe",
+    agent: "billing-bot",
+    task: "task-1",
+    scopes: ["read:customers"],
+    request: { ttlMs: 5 * MIN, service: "stripe" },
+    createdAt: T0,
+    expiresAt: T0 + 15 * MIN,
+    decidedAt: null,
+    decidedBy: null,
+    comment: null,
+    nonceId: null,
+    deliveredAt: null,
+    ...over,
+  };
+}
+
+describe.each(dialects)("store conformance: approvals ($name)", (d) => {
+  describe.skipIf(d.skip)(d.name, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await d.create({ poolSize: 12 });
+    });
+    afterEach(async () => {
+      await store?.close();
+    });
+    const decided = (type: AuditDraft["type"]) => (a: ApprovalRecord) => draft(type, { data: { approval_id: a.id } });
+
+    it("stores, reads and lists approvals newest first, by status and requester, in pages", async () => {
+      const a = approval();
+      await store.insertApproval(a, draft("approval.requested"));
+      expect(await store.getApproval(a.id)).toEqual(a);
+      expect(await store.getApproval("apr_01JH0000000000000000000000")).toBeUndefined();
+      const b = approval({ id: newId("apr", T0 + 1), requestedBy: "key_other", createdAt: T0 + 1 });
+      await store.insertApproval(b, draft("approval.requested"));
+      expect((await store.listApprovals({}, { limit: 10 })).items.map((x) => x.id)).toEqual([b.id, a.id]);
+      expect((await store.listApprovals({ requestedBy: "key_issuer" }, { limit: 10 })).items).toEqual([a]);
+      expect((await store.listApprovals({ status: "approved" }, { limit: 10 })).items).toEqual([]);
+      const p1 = await store.listApprovals({}, { limit: 1 });
+      expect(p1.items.map((x) => x.id)).toEqual([b.id]);
+      const p2 = await store.listApprovals({}, { limit: 1, cursor: p1.nextCursor ?? undefined });
+      expect(p2).toEqual({ items: [a], nextCursor: null });
+      expect((await store.listApprovals({ pendingDueBy: T0 + 15 * MIN }, { limit: 10 })).items).toHaveLength(2);
+      expect((await store.listApprovals({ pendingDueBy: T0 + 15 * MIN - 1 }, { limit: 10 })).items).toHaveLength(0);
+      await expect(store.listApprovals({}, { limit: 1, cursor: "%%%" })).rejects.toMatchObject({
+        code: "invalid_request",
+      });
+      expect((await allEvents(store)).map((e) => e.type)).toEqual(["approval.requested", "approval.requested"]);
+    });
+
+    it("first decision wins, atomically, with its event; deadlines bind approve/deny and expire", async () => {
+      const a = approval();
+      await store.insertApproval(a, draft("approval.requested"));
+      const now = T0 + MIN;
+      const tries = await Promise.all(
+        (["approved", "denied", "approved", "denied"] as const).map((status) =>
+          store.decideApproval(
+            a.id,
+            { status, by: "key_approver", comment: status, now },
+            decided(`approval.${status}`),
+          ),
+        ),
+      );
+      const wins = tries.filter((t) => t.ok);
+      expect(wins).toHaveLength(1);
+      const won = wins[0]?.approval as ApprovalRecord;
+      expect(won).toMatchObject({ decidedAt: now, decidedBy: "key_approver", comment: won.status });
+      for (const t of tries.filter((x) => !x.ok)) expect(t.approval?.status).toBe(won.status);
+      expect((await allEvents(store)).map((e) => e.type)).toEqual(["approval.requested", `approval.${won.status}`]);
+      const missing = await store.decideApproval(
+        "apr_01JH0000000000000000000000",
+        { status: "denied", by: "k", comment: null, now },
+        decided("approval.denied"),
+      );
+      expect(missing).toEqual({ ok: false, approval: undefined });
+
+      const late = approval({ id: newId("apr", T0 + 1) });
+      await store.insertApproval(late, draft("approval.requested"));
+      const at = late.expiresAt;
+      // Not expirable before its deadline, not approvable at or after it.
+      expect(
+        (
+          await store.decideApproval(
+            late.id,
+            { status: "expired", by: null, comment: null, now: at - 1 },
+            decided("approval.expired"),
+          )
+        ).ok,
+      ).toBe(false);
+      expect(
+        (
+          await store.decideApproval(
+            late.id,
+            { status: "approved", by: "k", comment: null, now: at },
+            decided("approval.approved"),
+          )
+        ).ok,
+      ).toBe(false);
+      const exp = await store.decideApproval(
+        late.id,
+        { status: "expired", by: null, comment: null, now: at },
+        decided("approval.expired"),
+      );
+      expect(exp.ok).toBe(true);
+      expect(exp.approval).toMatchObject({ status: "expired", decidedBy: null, decidedAt: at });
+    });
+
+    it("delivers an approved request's nonce exactly once, with the nonce in the same transaction", async () => {
+      const a = approval();
+      await store.insertApproval(a, draft("approval.requested"));
+      const n1 = nonce();
+      // Not approved yet: nothing is delivered or inserted.
+      expect(await store.deliverApproval(a.id, n1, T0 + 2, draft("nonce.issued", { nonceId: n1.id }))).toBe(false);
+      expect(await store.getNonce(n1.id)).toBeUndefined();
+      await store.decideApproval(
+        a.id,
+        { status: "approved", by: "key_approver", comment: null, now: T0 + 1 },
+        decided("approval.approved"),
+      );
+      const candidates = [nonce(), nonce(), nonce()];
+      const results = await Promise.all(
+        candidates.map((n) => store.deliverApproval(a.id, rec(n), T0 + 2, draft("nonce.issued", { nonceId: n.id }))),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const winner = candidates[results.indexOf(true)] as NonceRecord & { token: string };
+      const inserted = await Promise.all(candidates.map((n) => store.getNonce(n.id)));
+      expect(inserted.filter((x) => x !== undefined).map((x) => x?.id)).toEqual([winner.id]);
+      expect(await store.getApproval(a.id)).toMatchObject({ nonceId: winner.id, deliveredAt: T0 + 2 });
+      const issued = (await allEvents(store)).filter((e) => e.type === "nonce.issued");
+      expect(issued.map((e) => e.nonceId)).toEqual([winner.id]);
     });
   });
 });

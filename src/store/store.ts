@@ -1,5 +1,7 @@
 import type {
   ApiKeyRecord,
+  ApprovalRecord,
+  ApprovalStatus,
   AuditCheckpoint,
   AuditDraft,
   AuditEvent,
@@ -56,6 +58,22 @@ export interface AuditFilter {
   until?: number | undefined;
   /** Issuer read access: events of nonces issued by this key, and events this key performed (actor.id). */
   issuedBy?: string | undefined;
+}
+
+export interface ApprovalFilter {
+  status?: ApprovalStatus | undefined;
+  /** Only requests of this API key. */
+  requestedBy?: string | undefined;
+  /** Only pending requests whose deadline is at or before this time (the expiry sweep). */
+  pendingDueBy?: number | undefined;
+}
+
+/** A decision: `approved`/`denied` only before the deadline, `expired` only after it. */
+export interface ApprovalDecision {
+  status: "approved" | "denied" | "expired";
+  by: string | null;
+  comment: string | null;
+  now: number;
 }
 
 export type RejectReason = "nonce_invalid" | "nonce_expired" | "nonce_revoked" | "nonce_exhausted";
@@ -152,6 +170,28 @@ export interface Store {
   revokeNonces(filter: RevokeFilter, now: number, audit: (n: NonceRecord) => AuditDraft): Promise<number>;
   /** Deletes nonces that expired before `before`. Returns how many. */
   deleteExpiredNonces(before: number, limit: number): Promise<number>;
+
+  // approvals --------------------------------------------------------------------------------------------
+  insertApproval(a: ApprovalRecord, audit: AuditDraft): Promise<void>;
+  getApproval(id: string): Promise<ApprovalRecord | undefined>;
+  /** Newest first. */
+  listApprovals(filter: ApprovalFilter, page: PageRequest): Promise<Page<ApprovalRecord>>;
+  /**
+   * Decides a pending request in one conditional update (first decision wins, on any number of replicas) and
+   * writes the event `audit` builds in the same transaction. `ok: false` (and no event) when it was no longer
+   * pending or the deadline rule refused; `approval` is then the record as it is (undefined when missing).
+   */
+  decideApproval(
+    id: string,
+    d: ApprovalDecision,
+    audit: (a: ApprovalRecord) => AuditDraft,
+  ): Promise<{ ok: boolean; approval: ApprovalRecord | undefined }>;
+  /**
+   * Hands out an approved request's nonce exactly once: marks it delivered and inserts the nonce with its
+   * `nonce.issued` event, in one transaction. False (nothing inserted) when it was not approved or already
+   * delivered.
+   */
+  deliverApproval(id: string, nonce: NonceRecord, now: number, audit: AuditDraft): Promise<boolean>;
 
   // audit ------------------------------------------------------------------------------------------------
   /** Appends events to the hash chain in one transaction (seq, prev_hash, hash assigned under a lock). */

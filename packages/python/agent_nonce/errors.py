@@ -25,6 +25,9 @@ ERROR_CODES: Final[tuple[str, ...]] = (
     "rate_limited",
     "internal",
     "unavailable",
+    "approval_not_found",
+    "approval_denied",
+    "approval_expired",
     # gateway
     "nonce_missing",
     "nonce_invalid",
@@ -37,6 +40,8 @@ ERROR_CODES: Final[tuple[str, ...]] = (
     "headers_too_large",
     "upstream_error",
     "upstream_timeout",
+    "response_blocked",
+    "credential_unavailable",
 )
 
 _KNOWN = frozenset(ERROR_CODES)

@@ -1,5 +1,5 @@
 import { type FetchLike, type RequestOptions, Transport } from "./http.js";
-import { Audit, Keys, Nonces, Services, Templates } from "./resources.js";
+import { Approvals, Audit, Keys, Nonces, Services, Templates } from "./resources.js";
 
 export interface AgentNonceOptions {
   /** Control-plane URL, e.g. `http://127.0.0.1:7070`. */
@@ -21,6 +21,7 @@ export class AgentNonce {
   readonly keys: Keys;
   readonly audit: Audit;
   readonly templates: Templates;
+  readonly approvals: Approvals;
   readonly #t: Transport;
 
   constructor(opts: AgentNonceOptions) {
@@ -30,6 +31,7 @@ export class AgentNonce {
     this.keys = new Keys(this.#t);
     this.audit = new Audit(this.#t);
     this.templates = new Templates(this.#t);
+    this.approvals = new Approvals(this.#t);
   }
 
   get baseUrl(): string {

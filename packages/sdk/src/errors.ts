@@ -21,6 +21,9 @@ export const ERROR_CODES = [
   "rate_limited",
   "internal",
   "unavailable",
+  "approval_not_found",
+  "approval_denied",
+  "approval_expired",
   // gateway
   "nonce_missing",
   "nonce_invalid",

@@ -1,5 +1,12 @@
+export { Approvals } from "./approvals.js";
 export { Audit } from "./audit.js";
 
+import {
+  type Approval,
+  approvalFromWire,
+  type WaitOptions as CreateWaitOptions,
+  waitForApproval,
+} from "./approvals.js";
 import type { Transport } from "./http.js";
 import { Nonce } from "./nonce.js";
 import type {
@@ -47,9 +54,32 @@ async function* allPages<T, P extends { cursor?: string }>(
 export class Nonces {
   constructor(private readonly t: Transport) {}
 
-  /** Issues a nonce for one task or step. Dispose (or `revoke()`) it when the task ends. */
-  async create(params: CreateNonceParams): Promise<Nonce> {
+  /**
+   * Issues a nonce for one task or step. Dispose (or `revoke()`) it when the task ends. When the issuer policy
+   * needs a human approval (202), waits for the decision (polling with backoff; `timeoutMs`, `signal`) and
+   * rejects with `approval_denied` / `approval_expired`; with `{wait: false}` returns the pending Approval.
+   */
+  async create(params: CreateNonceParams, opts?: CreateWaitOptions & { wait?: true }): Promise<Nonce>;
+  async create(params: CreateNonceParams, opts: CreateWaitOptions & { wait: false }): Promise<Nonce | Approval>;
+  async create(
+    params: CreateNonceParams,
+    opts: CreateWaitOptions & { wait?: boolean } = {},
+  ): Promise<Nonce | Approval> {
     const w = await this.t.request<Wire>("POST", "/v1/nonces", { body: nonceCreateToWire(params) });
+    if (w.approval && typeof w.approval === "object" && w.nonce === undefined) {
+      const pending = approvalFromWire(w.approval as Wire);
+      if (opts.wait === false) return pending;
+      return this.handle(await waitForApproval(this.t, pending, opts));
+    }
+    return this.handle(w);
+  }
+
+  /** Waits for a pending approval (e.g. one `create({wait: false})` returned) and returns its nonce. */
+  async waitForApproval(approval: Approval, opts: CreateWaitOptions = {}): Promise<Nonce> {
+    return this.handle(await waitForApproval(this.t, approval, opts));
+  }
+
+  private handle(w: Wire): Nonce {
     return new Nonce(w, { revoke: (id) => this.revoke(id), fetch: this.t.fetchImpl });
   }
 

@@ -1,6 +1,6 @@
 /** Public, camelCase shapes the SDK returns and accepts. The wire format (snake_case) is in wire.ts. */
 
-export type Role = "admin" | "issuer" | "auditor";
+export type Role = "admin" | "issuer" | "auditor" | "approver";
 export type AuthType = "bearer" | "basic" | "header" | "query";
 export type NonceStatus = "active" | "expired" | "revoked" | "exhausted";
 /** `"30s"`, `"5m"`, `"1h"`, `"1h30m"`, or a number of seconds. */
@@ -115,6 +115,8 @@ export interface PolicyRule {
   constraints?: Record<string, unknown>;
   /** Loosest rate a nonce issued under this rule may carry, e.g. `"60/m"`; the default rate too. */
   max_rate?: string;
+  /** A human approves each nonce under this rule; `timeout` (default "15m") before it expires as denied. */
+  approval?: { required: boolean; timeout?: Ttl };
 }
 
 export interface IssuerPolicy {

@@ -3,6 +3,10 @@ import type { ApiDeps, ApiEnv } from "../env.js";
 import * as healthz from "./healthz.js";
 import * as metrics from "./metrics.js";
 import * as openapiJson from "./openapi_json.js";
+import * as approvalsApprove from "./v1_approvals_approve.js";
+import * as approvalsDeny from "./v1_approvals_deny.js";
+import * as approvalsGet from "./v1_approvals_get.js";
+import * as approvalsList from "./v1_approvals_list.js";
 import * as auditCheckpoints from "./v1_audit_checkpoints.js";
 import * as auditExport from "./v1_audit_export.js";
 import * as auditList from "./v1_audit_list.js";
@@ -59,6 +63,10 @@ export const ROUTES: readonly RouteModule[] = [
   auditExport,
   auditStream,
   tasksGet,
+  approvalsList,
+  approvalsGet,
+  approvalsApprove,
+  approvalsDeny,
   healthz,
   metrics,
   openapiJson,

@@ -23,6 +23,10 @@ export const AUDIT_TYPES = [
   "key.revoked",
   "system.started",
   "master_key.rotated",
+  "approval.requested",
+  "approval.approved",
+  "approval.denied",
+  "approval.expired",
 ] as const;
 
 export const AuditTime = z

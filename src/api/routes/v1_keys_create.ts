@@ -7,7 +7,7 @@ import { bearer, IsoTime, jsonBody, jsonResponse, Label, PolicySchema, pickError
 export const CreateKeyRequest = z
   .strictObject({
     name: Label("name").openapi({ example: "orchestrator" }),
-    role: z.enum(["admin", "issuer", "auditor"]),
+    role: z.enum(["admin", "issuer", "auditor", "approver"]),
     policy: PolicySchema.optional(),
   })
   .openapi("CreateKeyRequest");
@@ -27,7 +27,7 @@ export const route = createRoute({
           id: z.string(),
           key: z.string().openapi({ description: "The API key. Shown only in this response." }),
           name: z.string(),
-          role: z.enum(["admin", "issuer", "auditor"]),
+          role: z.enum(["admin", "issuer", "auditor", "approver"]),
           policy: PolicySchema.nullable(),
           created_at: IsoTime,
         })

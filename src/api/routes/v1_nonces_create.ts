@@ -1,8 +1,9 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { type IssuedNonce, issueNonce } from "../../app/issue-nonce.js";
+import { issueNonce } from "../../app/issue-nonce.js";
 import { gatewayUrl } from "../../config.js";
-import type { NonceRecord } from "../../core/types.js";
+import { ApprovalEnvelope, approvalView } from "../approval-schemas.js";
 import type { ApiDeps, ApiEnv } from "../env.js";
+import { IssuedNonceResponse, issuedView } from "../issued-view.js";
 import {
   bearer,
   ConstraintsSchema,
@@ -51,35 +52,6 @@ export const IssueNonceRequest = z
   })
   .openapi("IssueNonceRequest");
 
-export const IssuedNonceResponse = z
-  .object({
-    id: z.string(),
-    nonce: z.string().openapi({ description: "The bearer token. Shown only in this response." }),
-    service: z.string(),
-    scopes: z.array(z.string()),
-    agent: z.string(),
-    task: z.string().nullable(),
-    expires_at: z.string().openapi({ format: "date-time" }),
-    max_uses: z.number().int().nullable(),
-    rate: z.string().nullable(),
-    github: z.object({ repositories: z.array(z.string()) }).optional(),
-    gateway_url: z.string(),
-    aws: z
-      .object({
-        access_key_id: z.string(),
-        secret_access_key: z.string().openapi({ description: "Shown only in this response." }),
-        region: z.string(),
-        endpoint: z.string(),
-      })
-      .optional()
-      .openapi({
-        description:
-          "aws services only: configure an AWS SDK v3 client with exactly these (credentials, region, endpoint; " +
-          "S3 with forcePathStyle). The agent signs with SigV4; the secret never crosses the wire.",
-      }),
-  })
-  .openapi("IssuedNonce");
-
 export const route = createRoute({
   method: "post",
   path: "/v1/nonces",
@@ -90,6 +62,10 @@ export const route = createRoute({
   request: { body: jsonBody(IssueNonceRequest) },
   responses: {
     201: jsonResponse(IssuedNonceResponse, "Issued. The token appears only here."),
+    202: jsonResponse(
+      ApprovalEnvelope,
+      "The issuer policy's rule needs a human decision: nothing is issued yet. Poll GET /v1/approvals/{id}.",
+    ),
     ...pickErrors(400, 401, 403, 404, 409, 413, 422),
   },
 });
@@ -97,27 +73,11 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<ApiEnv>, { ctx, services }: ApiDeps): void {
   const gateway = gatewayUrl(ctx.config);
   app.openapi(route, async (c) => {
-    const { record, token, aws } = await issueNonce(ctx, services, c.get("caller"), c.req.valid("json"));
-    return c.json(issuedView(record, token, gateway, aws), 201);
+    const out = await issueNonce(ctx, services, c.get("caller"), c.req.valid("json"));
+    if (out.kind === "pending") return c.json({ approval: approvalView(out.approval) }, 202);
+    return c.json(issuedView(out.record, out.token, gateway, out.aws), 201);
   });
 }
 
-/** The 201 body; shared with the node:http fast path (src/api/fast-issue.ts) so both answer alike. */
-export function issuedView(record: NonceRecord, token: string, gateway: string, aws?: IssuedNonce["aws"]) {
-  return {
-    id: record.id,
-    nonce: token,
-    service: record.service,
-    scopes: record.scopes,
-    agent: record.agent,
-    task: record.task,
-    expires_at: new Date(record.expiresAt).toISOString(),
-    max_uses: record.maxUses,
-    rate: record.rate ?? null,
-    ...(record.credentialParams?.github
-      ? { github: record.credentialParams.github as { repositories: string[] } }
-      : {}),
-    gateway_url: gateway,
-    ...(aws ? { aws: { ...aws, endpoint: gateway } } : {}),
-  };
-}
+// Re-exported for the fast path and older imports.
+export { IssuedNonceResponse, issuedView };

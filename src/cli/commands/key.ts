@@ -45,14 +45,16 @@ export function printCreatedKey(io: CliIo, k: CreatedApiKey): void {
 }
 
 export function registerKey(program: Command, io: CliIo): void {
-  const key = program.command("key").description("manage API keys (admin, issuer, auditor)");
+  const key = program.command("key").description("manage API keys (admin, issuer, auditor, approver)");
 
   key
     .command("create")
     .description("create an API key; it is printed once")
     .requiredOption("--name <name>", "a name for the key, e.g. billing-orchestrator")
     .addOption(
-      new Option("--role <role>", "what the key may do").choices(["admin", "issuer", "auditor"]).makeOptionMandatory(),
+      new Option("--role <role>", "what the key may do")
+        .choices(["admin", "issuer", "auditor", "approver"])
+        .makeOptionMandatory(),
     )
     .option("--policy <json|@file>", "issuer policy: which services, scopes, TTLs and agents it may issue for")
     .option("--json", "print the API's JSON")

@@ -6,6 +6,7 @@ import { auditIndex } from "./005_audit_index.js";
 import { nonceTokenKey } from "./006_nonce_token_key.js";
 import { nonceCredentialParams } from "./007_nonce_credential_params.js";
 import { trustRelationships } from "./008_trust_relationships.js";
+import { approvals } from "./009_approvals.js";
 
 /**
  * Versioned schema migrations, kept as code so `tsc` ships them in dist. Each dialect's runner applies, in one
@@ -28,6 +29,7 @@ export const MIGRATIONS: readonly Migration[] = [
   nonceTokenKey,
   nonceCredentialParams,
   trustRelationships,
+  approvals,
 ];
 
 export const MIGRATIONS_TABLE_SQLITE =
