@@ -29,6 +29,8 @@ export interface IssueInput {
   github?: { repositories: string[] } | undefined;
   /** aws_sigv4 services: resource ARNs every action is narrowed to. */
   aws?: { resources: string[] } | undefined;
+  /** A tripwire (DESIGN.md "Tripwires"): never meant to be used; any presentation is an alert. */
+  canary?: boolean | undefined;
 }
 
 export interface IssuedNonce {
@@ -135,6 +137,7 @@ export async function issueNonce(
     createdAt: now,
     expiresAt: now + ttlMs,
     revokedAt: null,
+    ...(input.canary ? { canary: true } : {}),
   };
   await ctx.store.insertNonce(
     record,
@@ -154,6 +157,7 @@ export async function issueNonce(
           ...(rate === null ? {} : { rate }),
           ...(constraints === null ? {} : { constraints }),
           ...(credentialParams === null ? {} : credentialParams),
+          ...(input.canary ? { canary: true } : {}),
         },
       },
       now,

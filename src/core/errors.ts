@@ -21,6 +21,8 @@ export const ERROR_CODES = [
   "rate_limited",
   "internal",
   "unavailable",
+  "delegation_denied",
+  "delegation_too_deep",
   // gateway
   "nonce_missing",
   "nonce_invalid",
@@ -52,6 +54,8 @@ export function httpStatus(code: ErrorCode): number {
     case "nonce_exhausted":
       return 401;
     case "forbidden":
+    case "delegation_denied":
+    case "delegation_too_deep":
     case "scope_denied":
     case "constraint_failed":
       return 403;

@@ -24,6 +24,8 @@ ERROR_CODES: Final[tuple[str, ...]] = (
     "rate_limited",
     "internal",
     "unavailable",
+    "delegation_denied",
+    "delegation_too_deep",
     # gateway
     "nonce_missing",
     "nonce_invalid",

@@ -20,6 +20,8 @@ export const ERROR_CODES = [
   "rate_limited",
   "internal",
   "unavailable",
+  "delegation_denied",
+  "delegation_too_deep",
   // gateway
   "nonce_missing",
   "nonce_invalid",

@@ -9,6 +9,7 @@ import type {
   CreateNonceParams,
   CredentialInput,
   CredentialReceipt,
+  DelegateNonceParams,
   NonceInfo,
   NonceListParams,
   NoncePage,
@@ -21,6 +22,7 @@ import {
   date,
   keyFromWire,
   nonceCreateToWire,
+  nonceDelegateToWire,
   nonceInfoFromWire,
   serviceFromWire,
   serviceInputToWire,
@@ -50,7 +52,21 @@ export class Nonces {
   /** Issues a nonce for one task or step. Dispose (or `revoke()`) it when the task ends. */
   async create(params: CreateNonceParams): Promise<Nonce> {
     const w = await this.t.request<Wire>("POST", "/v1/nonces", { body: nonceCreateToWire(params) });
-    return new Nonce(w, { revoke: (id) => this.revoke(id), fetch: this.t.fetchImpl });
+    return this.handle(w);
+  }
+
+  /** `POST /v1/nonces/delegate` with a parent token (usually through `nonce.delegate(...)`). */
+  async delegate(parentToken: string, params: DelegateNonceParams): Promise<Nonce> {
+    const body = nonceDelegateToWire(params);
+    return this.handle(await this.t.request<Wire>("POST", "/v1/nonces/delegate", { body, bearer: parentToken }));
+  }
+
+  private handle(w: Wire): Nonce {
+    return new Nonce(w, {
+      revoke: (id) => this.revoke(id),
+      fetch: this.t.fetchImpl,
+      delegate: (token, p) => this.delegate(token, p),
+    });
   }
 
   async get(id: string): Promise<NonceInfo> {

@@ -31,6 +31,14 @@ export const IssueNonceRequest = z
     rate: RateSchema.optional(),
     constraints: ConstraintsSchema.optional(),
     metadata: SmallObject("metadata", 4096).optional(),
+    canary: z
+      .boolean()
+      .optional()
+      .openapi({
+        description:
+          "A tripwire: a nonce never meant to be used. Any presentation at the gateway is refused (401 nonce_invalid) " +
+          "and written as nonce.canary_tripped (source address, path), which every audit sink receives.",
+      }),
     github: z
       .strictObject({ repositories: z.array(z.string().min(3).max(140)).min(1).max(100) })
       .optional()
@@ -62,6 +70,9 @@ export const IssuedNonceResponse = z
     expires_at: z.string().openapi({ format: "date-time" }),
     max_uses: z.number().int().nullable(),
     rate: z.string().nullable(),
+    parent_id: z.string().optional().openapi({ description: "Delegated nonces: the parent's id." }),
+    depth: z.number().int().optional().openapi({ description: "Delegated nonces: levels below the root (1–4)." }),
+    canary: z.boolean().optional(),
     github: z.object({ repositories: z.array(z.string()) }).optional(),
     gateway_url: z.string(),
     aws: z
@@ -114,6 +125,8 @@ export function issuedView(record: NonceRecord, token: string, gateway: string, 
     expires_at: new Date(record.expiresAt).toISOString(),
     max_uses: record.maxUses,
     rate: record.rate ?? null,
+    ...(record.parentId ? { parent_id: record.parentId, depth: record.depth ?? 1 } : {}),
+    ...(record.canary ? { canary: true } : {}),
     ...(record.credentialParams?.github
       ? { github: record.credentialParams.github as { repositories: string[] } }
       : {}),

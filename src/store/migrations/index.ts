@@ -5,6 +5,7 @@ import { auditIndexes } from "./004_audit_indexes.js";
 import { auditIndex } from "./005_audit_index.js";
 import { nonceTokenKey } from "./006_nonce_token_key.js";
 import { nonceCredentialParams } from "./007_nonce_credential_params.js";
+import { nonceDelegation } from "./010_nonce_delegation.js";
 
 /**
  * Versioned schema migrations, kept as code so `tsc` ships them in dist. Each dialect's runner applies, in one
@@ -26,6 +27,7 @@ export const MIGRATIONS: readonly Migration[] = [
   auditIndex,
   nonceTokenKey,
   nonceCredentialParams,
+  nonceDelegation,
 ];
 
 export const MIGRATIONS_TABLE_SQLITE =
