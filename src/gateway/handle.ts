@@ -78,7 +78,7 @@ export function createHandler(
   const inflight = new Map<string, number>();
   const limiter = new RateLimiter();
   const bodyCap = Math.min(cfg.maxBodyBytes, BODY_CAP);
-  const tripwires = new Tripwires(ctx, caches);
+  const tripwires = new Tripwires(ctx);
   const presented = (f: Flow) => ({
     method: f.method,
     rawUrl: f.req.url,
@@ -254,8 +254,21 @@ export function createHandler(
     if ("conflict" in carrier) return reject(f, "bad_request", "more than one nonce presented");
     if (!isWellFormed(carrier.token, "an")) return reject(f, "nonce_invalid", "nonce is not valid");
     const key = tokenKey(carrier.token);
-    // A canary is refused and alerted on before anything else can answer (tripwires.ts).
-    if (await tripwires.canary(key, presented(f), () => reject(f, "nonce_invalid", "nonce is not valid"))) return;
+    // Looked up before anything else can answer, so a canary is refused and alerted on whatever the request is
+    // (tripwires.ts); a lookup failure is answered (503) where it always was, after the path and header checks.
+    let info: NonceInfo | undefined;
+    let lookupFailed = false;
+    try {
+      const got = caches.nonce(key);
+      info = got instanceof Promise ? await got : got;
+    } catch (e) {
+      ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway nonce lookup failed");
+      lookupFailed = true;
+    }
+    if (info?.canary) {
+      await tripwires.trip(info, presented(f));
+      return reject(f, "nonce_invalid", "nonce is not valid");
+    }
     // The nonce's own view: answered here, never forwarded, no use counted (nonce-view.ts).
     if (isNonceViewTarget(req.url)) {
       return serveNonceView(ctx, f, key, (code, msg) => reject(f, code, msg));
@@ -269,14 +282,7 @@ export function createHandler(
       return reject(f, "payload_too_large", "request body exceeds the gateway limit");
     }
 
-    let info: NonceInfo | undefined;
-    try {
-      const got = caches.nonce(key);
-      info = got instanceof Promise ? await got : got;
-    } catch (e) {
-      ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway nonce lookup failed");
-      return reject(f, "unavailable", "the credential store is unavailable");
-    }
+    if (lookupFailed) return reject(f, "unavailable", "the credential store is unavailable");
     if (!info) return reject(f, "nonce_invalid", "nonce is not valid");
     f.service = info.service;
     f.nonce = info;

@@ -1,7 +1,7 @@
 import { nonceDraft } from "../app/audit-draft.js";
 import type { AppContext } from "../app/context.js";
 import type { AuditDraft } from "../core/types.js";
-import type { GatewayCaches, NonceInfo } from "./caches.js";
+import type { NonceInfo } from "./caches.js";
 import type { DeadReason } from "./dead-nonces.js";
 
 /**
@@ -39,28 +39,12 @@ export interface Presentation {
 export class Tripwires {
   private readonly seen = new Map<string, Seen>();
 
-  constructor(
-    private readonly ctx: AppContext,
-    private readonly caches: GatewayCaches,
-  ) {}
+  constructor(private readonly ctx: AppContext) {}
 
-  /**
-   * True when the token is a canary and the request was refused here. A store failure is not answered here:
-   * the regular lookup that follows fails closed.
-   */
-  async canary(key: Buffer, p: Presentation, refuse: () => void): Promise<boolean> {
-    let info: NonceInfo | undefined;
-    try {
-      const got = this.caches.nonce(key);
-      info = got instanceof Promise ? await got : got;
-    } catch {
-      return false;
-    }
-    if (!info?.canary) return false;
+  /** A canary was presented: counted and written (the caller refuses it with 401 nonce_invalid). */
+  async trip(info: NonceInfo, p: Presentation): Promise<void> {
     this.ctx.metrics.canaryTripped.inc();
     await this.write(this.draft("nonce.canary_tripped", info, "canary", p));
-    refuse();
-    return true;
   }
 
   /** A use that counted: its address is the nonce's own. */
