@@ -13,6 +13,9 @@ export const IssuedNonceResponse = z
     expires_at: z.string().openapi({ format: "date-time" }),
     max_uses: z.number().int().nullable(),
     rate: z.string().nullable(),
+    parent_id: z.string().optional().openapi({ description: "Delegated nonces: the parent's id." }),
+    depth: z.number().int().optional().openapi({ description: "Delegated nonces: levels below the root (1–4)." }),
+    canary: z.boolean().optional(),
     github: z.object({ repositories: z.array(z.string()) }).optional(),
     gateway_url: z.string(),
     aws: z
@@ -43,6 +46,8 @@ export function issuedView(record: NonceRecord, token: string, gateway: string, 
     expires_at: new Date(record.expiresAt).toISOString(),
     max_uses: record.maxUses,
     rate: record.rate ?? null,
+    ...(record.parentId ? { parent_id: record.parentId, depth: record.depth ?? 1 } : {}),
+    ...(record.canary ? { canary: true } : {}),
     ...(record.credentialParams?.github
       ? { github: record.credentialParams.github as { repositories: string[] } }
       : {}),

@@ -34,8 +34,12 @@ export function sourceIp(c: { env: ApiEnv["Bindings"] | undefined }): string | n
   return c.env?.incoming?.socket?.remoteAddress ?? null;
 }
 
+/** Authenticated by the parent nonce instead of an API key (src/app/delegate-nonce.ts). */
+const DELEGATE_PATH = "/v1/nonces/delegate";
+
 export function requireApiKey(ctx: AppContext, keys?: ApiKeyCache): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
+    if (c.req.method === "POST" && c.req.path === DELEGATE_PATH) return next();
     const key = await authenticate(ctx, c.req.header("authorization"), keys);
     c.set("caller", { key, sourceIp: sourceIp(c) });
     await next();

@@ -148,6 +148,12 @@ export const NonceView = z
     uses: z.number().int(),
     max_uses: z.number().int().nullable(),
     rate: z.string().nullable(),
+    parent_id: z
+      .string()
+      .nullable()
+      .openapi({ description: "The nonce this one was delegated from; null for a root." }),
+    depth: z.number().int().openapi({ description: "0 for a root nonce, levels below it for a delegated one." }),
+    canary: z.boolean(),
     created_at: IsoTime,
     expires_at: IsoTime,
     revoked_at: IsoTime.nullable(),

@@ -30,6 +30,8 @@ export interface IssueInput {
   github?: { repositories: string[] } | undefined;
   /** aws_sigv4 services: resource ARNs every action is narrowed to. */
   aws?: { resources: string[] } | undefined;
+  /** A tripwire (DESIGN.md "Tripwires"): never meant to be used; any presentation is an alert. */
+  canary?: boolean | undefined;
 }
 
 export interface IssuedNonce {
@@ -54,6 +56,7 @@ export interface IssuePlan {
   allowRoutes: boolean;
   github?: { repositories: string[] } | undefined;
   aws?: { resources: string[] } | undefined;
+  canary?: boolean | undefined;
 }
 
 export type IssueOutcome = ({ kind: "issued" } & IssuedNonce) | { kind: "pending"; approval: ApprovalRecord };
@@ -155,6 +158,7 @@ async function planIssue(
     allowRoutes,
     github: input.github,
     aws: input.aws,
+    canary: input.canary,
   };
   return { plan, approvalTimeoutMs };
 }
@@ -203,6 +207,7 @@ export async function buildNonce(
     createdAt: now,
     expiresAt: startAt + plan.ttlMs,
     revokedAt: null,
+    ...(plan.canary ? { canary: true } : {}),
   };
   if (isAws && service.auth.aws) {
     const aws = {
@@ -242,6 +247,7 @@ export async function insertIssued<T>(
           ...(rate == null ? {} : { rate }),
           ...(constraints === null ? {} : { constraints }),
           ...(credentialParams == null ? {} : credentialParams),
+          ...(record.canary ? { canary: true } : {}),
         },
       },
       now,

@@ -59,6 +59,17 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ["reason"] as const,
       registers: [registry],
     }),
+    canaryTripped: new Counter({
+      name: "agent_nonce_canary_tripped_total",
+      help: "Presentations of a canary (tripwire) nonce at the gateway or the control plane.",
+      registers: [registry],
+    }),
+    deadNonceNewAddress: new Counter({
+      name: "agent_nonce_dead_nonce_new_address_total",
+      help: "Dead nonces presented from a source address not seen for that nonce before (a replayed leak), by reason.",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
     auditWriteFailures: new Counter({
       name: "agent_nonce_audit_write_failures_total",
       help: "Audit writes that failed (the request was refused: fail closed).",

@@ -25,6 +25,8 @@ export const ERROR_CODES = [
   "approval_not_found",
   "approval_denied",
   "approval_expired",
+  "delegation_denied",
+  "delegation_too_deep",
   // gateway
   "nonce_missing",
   "nonce_invalid",
@@ -57,6 +59,8 @@ export function httpStatus(code: ErrorCode): number {
       return 401;
     case "forbidden":
     case "approval_denied":
+    case "delegation_denied":
+    case "delegation_too_deep":
     case "scope_denied":
     case "constraint_failed":
       return 403;

@@ -87,6 +87,12 @@ export interface NonceRecord {
   createdAt: number;
   expiresAt: number;
   revokedAt: number | null;
+  /** Delegation (migration 010): the nonce this one was delegated from; null or absent for a root. */
+  parentId?: string | null;
+  /** 0 for a root, the parent's + 1 for a delegated nonce (at most MAX_DELEGATION_DEPTH). */
+  depth?: number;
+  /** A tripwire: never meant to be used; any presentation at the gateway is `nonce.canary_tripped`. */
+  canary?: boolean;
 }
 
 export interface IssuerPolicyRule {
@@ -152,6 +158,9 @@ export type AuditType =
   | "nonce.completed"
   | "nonce.rejected"
   | "nonce.revoked"
+  | "nonce.delegated"
+  | "nonce.canary_tripped"
+  | "nonce.replayed"
   | "service.created"
   | "service.updated"
   | "service.deleted"

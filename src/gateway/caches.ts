@@ -59,6 +59,8 @@ export interface NonceInfo {
   /** Compiled request constraints, or null when the nonce has none. */
   constraints: ConstraintChecker | null;
   rate: Rate | null;
+  /** A tripwire nonce (migration 010): refused and alerted on any presentation (tripwires.ts). */
+  canary: boolean;
 }
 
 export interface ServiceEntry {
@@ -136,6 +138,7 @@ export class GatewayCaches {
       expiresAt: rec.expiresAt,
       routes: rec.routes,
       params: (rec.credentialParams as CredentialParams | null | undefined) ?? null,
+      canary: rec.canary === true,
       matcher,
       constraints,
       rate: rec.rate ? parseRate(rec.rate) : null,

@@ -29,6 +29,7 @@ import { isNonceViewTarget, serveNonceView } from "./nonce-view.js";
 import { RateLimiter } from "./rate-limiter.js";
 import { RelayHandler, UnrelayableResponse } from "./respond.js";
 import { wipeNeedles } from "./scrub.js";
+import { Tripwires } from "./tripwires.js";
 import { originUnchanged } from "./upstream.js";
 
 /**
@@ -77,6 +78,14 @@ export function createHandler(
   const inflight = new Map<string, number>();
   const limiter = new RateLimiter();
   const bodyCap = Math.min(cfg.maxBodyBytes, BODY_CAP);
+  const tripwires = new Tripwires(ctx);
+  const presented = (f: Flow) => ({
+    method: f.method,
+    rawUrl: f.req.url,
+    sourceIp: f.sourceIp,
+    now: f.now,
+    requestId: f.requestId,
+  });
 
   const draft = (
     f: Flow,
@@ -108,6 +117,7 @@ export function createHandler(
   /** The 401 of a dead nonce: counted, coalesced in the audit log (the first of a window is written first). */
   const refuseDead = async (f: Flow, n: NonceInfo, reason: DeadReason) => {
     m.deadNoncePresentations.inc({ reason });
+    await tripwires.dead(n, reason, presented(f));
     const first = deadLog.present({
       nonce: n,
       reason,
@@ -202,7 +212,10 @@ export function createHandler(
       reject(f, "unavailable", "the credential store is unavailable");
       return "unavailable";
     }
-    if (consumed.ok) return consumed.nonce;
+    if (consumed.ok) {
+      tripwires.noteUse(info.id, f.sourceIp);
+      return consumed.nonce;
+    }
     const reason = consumed.reason;
     if (!isDeadReason(reason)) {
       reject(f, reason, rejectMessage(reason));
@@ -243,9 +256,25 @@ export function createHandler(
     if ("missing" in carrier) return reject(f, "nonce_missing", "no nonce presented");
     if ("conflict" in carrier) return reject(f, "bad_request", "more than one nonce presented");
     if (!isWellFormed(carrier.token, "an")) return reject(f, "nonce_invalid", "nonce is not valid");
+    const key = tokenKey(carrier.token);
+    // Looked up before anything else can answer, so a canary is refused and alerted on whatever the request is
+    // (tripwires.ts); a lookup failure is answered (503) where it always was, after the path and header checks.
+    let info: NonceInfo | undefined;
+    let lookupFailed = false;
+    try {
+      const got = caches.nonce(key);
+      info = got instanceof Promise ? await got : got;
+    } catch (e) {
+      ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway nonce lookup failed");
+      lookupFailed = true;
+    }
+    if (info?.canary) {
+      await tripwires.trip(info, presented(f));
+      return reject(f, "nonce_invalid", "nonce is not valid");
+    }
     // The nonce's own view: answered here, never forwarded, no use counted (nonce-view.ts).
     if (isNonceViewTarget(req.url)) {
-      return serveNonceView(ctx, f, tokenKey(carrier.token), (code, msg) => reject(f, code, msg));
+      return serveNonceView(ctx, f, key, (code, msg) => reject(f, code, msg));
     }
     const target = canonicalizeTarget(req.url ?? "");
     if ("error" in target) return reject(f, "bad_request", target.error);
@@ -256,15 +285,7 @@ export function createHandler(
       return reject(f, "payload_too_large", "request body exceeds the gateway limit");
     }
 
-    const key = tokenKey(carrier.token);
-    let info: NonceInfo | undefined;
-    try {
-      const got = caches.nonce(key);
-      info = got instanceof Promise ? await got : got;
-    } catch (e) {
-      ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway nonce lookup failed");
-      return reject(f, "unavailable", "the credential store is unavailable");
-    }
+    if (lookupFailed) return reject(f, "unavailable", "the credential store is unavailable");
     if (!info) return reject(f, "nonce_invalid", "nonce is not valid");
     f.service = info.service;
     f.nonce = info;

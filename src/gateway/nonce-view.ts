@@ -46,7 +46,9 @@ export async function nonceView(store: Store, key: Buffer, method: string, now: 
   }
   const rec = await store.getNonceByKey(key);
   if (!rec) return { code: "nonce_invalid", message: "nonce is not valid" };
-  const dead = DEAD[nonceStatus(rec, now)];
+  // A delegated nonce is alive only while its lineage is (store/lineage.ts): ask the store for the chain.
+  const status = rec.parentId ? ((await store.getNonceStatus(key, now)) ?? "revoked") : nonceStatus(rec, now);
+  const dead = DEAD[status];
   if (dead) return dead;
   return {
     view: {

@@ -15,7 +15,7 @@ export const Q = {
   nonceByKey: { name: "an_nonce_by_key", text: "SELECT * FROM nonces WHERE token_key = $1" },
   nonceStateByKey: {
     name: "an_nonce_state_by_key",
-    text: "SELECT revoked_at, expires_at, uses, max_uses FROM nonces WHERE token_key = $1",
+    text: "SELECT revoked_at, expires_at, uses, max_uses, parent_id FROM nonces WHERE token_key = $1",
   },
   nonceById: { name: "an_nonce_by_id", text: "SELECT * FROM nonces WHERE id = $1" },
   apiKeyByHash: { name: "an_key_by_hash", text: "SELECT * FROM api_keys WHERE key_hash = $1" },
@@ -23,8 +23,8 @@ export const Q = {
   insertNonce: {
     name: "an_insert_nonce",
     text: `INSERT INTO nonces (id, token_key, service, scopes, routes, agent, task, max_uses, uses, constraints,
-      metadata, issued_by, created_at, expires_at, revoked_at, rate, credential_params)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+      metadata, issued_by, created_at, expires_at, revoked_at, rate, credential_params, parent_id, depth, canary)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
   },
 } as const;
 
@@ -46,6 +46,9 @@ const NONCE_COLUMNS = [
   "revoked_at",
   "rate",
   "credential_params",
+  "parent_id",
+  "depth",
+  "canary",
 ] as const;
 
 export function nonceValues(n: NonceRecord): unknown[] {
@@ -65,22 +68,22 @@ export const WRITE_BATCH = {
   INSERT INTO nonces (${NONCE_COLUMNS.join(", ")})
   SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
     $8::int[], $9::int[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], $15::bigint[],
-    $16::text[], $17::text[])
+    $16::text[], $17::text[], $18::text[], $19::int[], $20::int[])
 ), upd AS (
-  UPDATE nonces n SET uses = v.uses FROM unnest($18::text[], $19::int[]) AS v(id, uses) WHERE n.id = v.id
+  UPDATE nonces n SET uses = v.uses FROM unnest($21::text[], $22::int[]) AS v(id, uses) WHERE n.id = v.id
 ), ev AS (
   INSERT INTO audit_events (seq, id, "time", "type", actor, actor_id, agent, task, nonce_id, service, scopes,
     reason, request, source_ip, data, prev_hash, hash, issued_by)
   SELECT u.seq, u.id, u."time", u."type", u.actor, u.actor_id, u.agent, u.task, u.nonce_id, u.service, u.scopes,
     u.reason, u.request, u.source_ip, u.data, u.prev_hash, u.hash,
     COALESCE(u.issued_by, (SELECT n.issued_by FROM nonces n WHERE n.id = u.nonce_id))
-  FROM unnest($20::bigint[], $21::text[], $22::bigint[], $23::text[], $24::text[], $25::text[], $26::text[],
-    $27::text[], $28::text[], $29::text[], $30::text[], $31::text[], $32::text[], $33::text[], $34::text[],
-    $35::text[], $36::text[], $37::text[])
+  FROM unnest($23::bigint[], $24::text[], $25::bigint[], $26::text[], $27::text[], $28::text[], $29::text[],
+    $30::text[], $31::text[], $32::text[], $33::text[], $34::text[], $35::text[], $36::text[], $37::text[],
+    $38::text[], $39::text[], $40::text[])
     AS u(seq, id, "time", "type", actor, actor_id, agent, task, nonce_id, service, scopes, reason, request,
       source_ip, data, prev_hash, hash, issued_by)
 )
-UPDATE audit_head SET seq = $38, hash = $39 WHERE id = 1`,
+UPDATE audit_head SET seq = $41, hash = $42 WHERE id = 1`,
 } as const;
 
 export function writeBatchParams(

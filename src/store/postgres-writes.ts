@@ -1,10 +1,11 @@
 import type pg from "pg";
 import type { AuditDraft, AuditEvent, NonceRecord } from "../core/types.js";
+import { ANCESTORS_PG, type AncestorRow, ancestorRowsAlive } from "./lineage.js";
 import { rejectReason } from "./outcomes.js";
 import { lockAndRead, nonceValues, Q, WRITE_BATCH, writeBatchParams } from "./postgres-sql.js";
 import { audited, headOf, inTransaction } from "./postgres-tx.js";
 import { type AuditInsertRow, linkDrafts, nonceFromRow, nonceToRow } from "./rows.js";
-import type { NonceRow } from "./schema.js";
+import type { NonceRow, NonceStateRow } from "./schema.js";
 import type { ConsumeResult, RejectReason } from "./store.js";
 
 /** The group-committed writes (see postgres-group.ts), as data so a batch can be planned as a whole. */
@@ -39,6 +40,16 @@ export function runAlone(pool: pg.Pool, w: Write, onCommit: (events: AuditEvent[
       return audited(
         pool,
         async (c, append): Promise<ConsumeResult> => {
+          // Delegated nonces: the chain is read first, in this transaction (store/lineage.ts).
+          const state = await c.query<NonceStateRow>({ ...Q.nonceStateByKey, values: [w.key] });
+          const parentId = state.rows[0]?.parent_id ?? null;
+          if (parentId !== null && !(await chainAlive(c, parentId, w.now))) {
+            const found = await c.query<NonceRow>({ ...Q.nonceByKey, values: [w.key] });
+            const nonce = found.rows[0] ? nonceFromRow(found.rows[0]) : null;
+            const draft = w.onReject("nonce_revoked", nonce);
+            if (draft) await append([draft]);
+            return { ok: false, reason: "nonce_revoked", nonce };
+          }
           const used = await c.query<NonceRow>({ ...Q.consume, values: [w.key, w.now] });
           if (used.rows[0]) {
             const nonce = nonceFromRow(used.rows[0]);
@@ -55,6 +66,16 @@ export function runAlone(pool: pg.Pool, w: Write, onCommit: (events: AuditEvent[
         onCommit,
       );
   }
+}
+
+async function chainAlive(
+  c: pg.PoolClient,
+  parentId: string,
+  now: number,
+  override?: (id: string) => NonceStateRow | undefined,
+): Promise<boolean> {
+  const r = await c.query<AncestorRow>({ ...ANCESTORS_PG, values: [parentId] });
+  return ancestorRowsAlive(r.rows, now, override);
 }
 
 // The same condition as Q.consume's WHERE clause, decided in Node on the locked row.
@@ -91,6 +112,16 @@ export async function runBatch(
     const inserted: Slot[] = [];
     const issuedBy = new Map<string, string>();
     for (const s of slots.values()) issuedBy.set(s.row.id, s.row.issued_by);
+    // Delegated nonces: each chain above a consumed row, read once in this transaction (store/lineage.ts); an
+    // ancestor consumed earlier in this batch is decided on its updated row.
+    const byId = new Map<string, Slot>();
+    for (const s of slots.values()) byId.set(s.row.id, s);
+    const overrideRow = (id: string) => byId.get(id)?.row;
+    const chains = new Map<string, AncestorRow[]>();
+    for (const s of slots.values()) {
+      const p = s.row.parent_id;
+      if (p && !chains.has(p)) chains.set(p, (await c.query<AncestorRow>({ ...ANCESTORS_PG, values: [p] })).rows);
+    }
     const events: AuditEvent[] = [];
     const rows: AuditInsertRow[] = [];
     const outcomes: Outcome[] = [];
@@ -113,7 +144,9 @@ export async function runBatch(
           };
         } else {
           const slot = slots.get(w.key.toString("hex"));
-          if (slot && usable(slot.row, w.now)) {
+          const parent = slot?.row.parent_id;
+          const lineageOk = !parent || ancestorRowsAlive(chains.get(parent) ?? [], w.now, overrideRow);
+          if (slot && usable(slot.row, w.now) && lineageOk) {
             const next = { ...slot.row, uses: slot.row.uses + 1 };
             const nonce = nonceFromRow(next);
             drafts = [w.onOk(nonce)];
@@ -124,7 +157,7 @@ export async function runBatch(
             };
           } else {
             const nonce = slot ? nonceFromRow(slot.row) : null;
-            const reason = rejectReason(nonce, w.now);
+            const reason = lineageOk ? rejectReason(nonce, w.now) : "nonce_revoked";
             const draft = w.onReject(reason, nonce);
             drafts = draft ? [draft] : [];
             value = { ok: false, reason, nonce } satisfies ConsumeResult;

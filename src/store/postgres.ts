@@ -2,10 +2,18 @@ import { type CompiledQuery, Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { AppError } from "../core/errors.js";
 import { nonceStatus } from "../core/nonces.js";
-import type { AuditEvent } from "../core/types.js";
+import type { AuditDraft, AuditEvent, NonceRecord } from "../core/types.js";
 import { postgresApprovals } from "./approvals-postgres.js";
 import { AuditListeners } from "./audit-listeners.js";
 import { checkpointMethods } from "./checkpoints.js";
+import {
+  ANCESTORS_PG,
+  type AncestorRow,
+  ancestorRowsAlive,
+  cascadeDraft,
+  lineageStatus,
+  REVOKE_DESCENDANTS_PG,
+} from "./lineage.js";
 import { serviceAuditType } from "./outcomes.js";
 import { pgGroupCommit } from "./postgres-group.js";
 import { Q } from "./postgres-sql.js";
@@ -229,7 +237,12 @@ export async function createPostgresStore(opts: {
 
     async getNonceStatus(key, now) {
       const r = await pool.query<NonceStateRow>({ ...Q.nonceStateByKey, values: [key] });
-      return r.rows[0] ? nonceStatus(stateFromRow(r.rows[0]), now) : undefined;
+      const row = r.rows[0];
+      if (!row) return undefined;
+      const own = nonceStatus(stateFromRow(row), now);
+      if (!row.parent_id || own !== "active") return own;
+      const chain = await pool.query<AncestorRow>({ ...ANCESTORS_PG, values: [row.parent_id] });
+      return lineageStatus(own, ancestorRowsAlive(chain.rows, now));
     },
 
     async listNonces(filter, page, now) {
@@ -250,6 +263,7 @@ export async function createPostgresStore(opts: {
         if (u.rows[0]) {
           const n = nonceFromRow(u.rows[0]);
           await append([audit(n)]);
+          await revokeDescendants(c, id, now, audit, append);
           return n;
         }
         const r = await c.query<NonceRow>({ ...Q.nonceById, values: [id] });
@@ -263,6 +277,7 @@ export async function createPostgresStore(opts: {
         const rows = (await run(c, q)).map((r) => nonceFromRow(r as NonceRow));
         rows.sort((a, b) => (a.id < b.id ? -1 : 1));
         await append(rows.map(audit));
+        for (const n of rows) await revokeDescendants(c, n.id, now, audit, append);
         return rows.length;
       });
     },
@@ -315,4 +330,17 @@ export async function createPostgresStore(opts: {
       });
     },
   };
+}
+
+/** Revokes every live descendant of `id` in the caller's transaction, one `nonce.revoked` event each. */
+async function revokeDescendants(
+  c: pg.PoolClient,
+  id: string,
+  now: number,
+  audit: (n: NonceRecord) => AuditDraft,
+  append: (drafts: AuditDraft[]) => Promise<unknown>,
+): Promise<void> {
+  const r = await c.query<NonceRow>(REVOKE_DESCENDANTS_PG, [id, now]);
+  const rows = r.rows.map(nonceFromRow).sort((a, b) => (a.id < b.id ? -1 : 1));
+  if (rows.length > 0) await append(rows.map((n) => cascadeDraft(audit(n), id)));
 }

@@ -101,6 +101,9 @@ export function nonceToRow(n: NonceRecord): NonceRow {
     metadata: json(n.metadata),
     rate: n.rate ?? null,
     credential_params: json(n.credentialParams ?? null),
+    parent_id: n.parentId ?? null,
+    depth: n.depth ?? 0,
+    canary: n.canary ? 1 : 0,
     issued_by: n.issuedBy,
     created_at: n.createdAt,
     expires_at: n.expiresAt,
@@ -128,6 +131,10 @@ export function nonceFromRow(r: NonceRow): NonceRecord {
     revokedAt: r.revoked_at,
     // Absent rather than null for static services, so records read back equal the ones written.
     ...(r.credential_params ? { credentialParams: parse<Record<string, unknown>>(r.credential_params) } : {}),
+    // Likewise absent for a plain root nonce.
+    ...(r.parent_id ? { parentId: r.parent_id } : {}),
+    ...(r.depth ? { depth: Number(r.depth) } : {}),
+    ...(r.canary ? { canary: true } : {}),
   };
 }
 

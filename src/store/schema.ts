@@ -41,6 +41,10 @@ export interface NonceRow {
   rate: string | null;
   /** Migration 007: JSON, per-kind parameters of a minted credential. */
   credential_params: string | null;
+  /** Migration 010: delegation lineage and the tripwire flag (0/1). */
+  parent_id: string | null;
+  depth: number;
+  canary: number;
   issued_by: string;
   created_at: number;
   expires_at: number;
@@ -48,7 +52,8 @@ export interface NonceRow {
 }
 
 /** The columns Store.getNonceStatus reads. */
-export type NonceStateRow = Pick<NonceRow, "revoked_at" | "expires_at" | "uses" | "max_uses">;
+export type NonceStateRow = Pick<NonceRow, "revoked_at" | "expires_at" | "uses" | "max_uses"> &
+  Partial<Pick<NonceRow, "parent_id">>;
 
 export interface AuditRow {
   seq: number;

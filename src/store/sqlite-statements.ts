@@ -9,13 +9,21 @@ const SQL = {
   nonceForUse: "SELECT rowid AS row_id, * FROM nonces WHERE token_key = ?",
   countUse: "UPDATE nonces SET uses = uses + 1 WHERE rowid = ?",
   nonceByKey: "SELECT * FROM nonces WHERE token_key = ?",
-  nonceStateByKey: "SELECT revoked_at, expires_at, uses, max_uses FROM nonces WHERE token_key = ?",
+  nonceStateByKey: "SELECT revoked_at, expires_at, uses, max_uses, parent_id FROM nonces WHERE token_key = ?",
+  // Delegation: an ancestor's state, read by id while walking a chain (at most MAX_DELEGATION_DEPTH rows).
+  nonceStateById: "SELECT revoked_at, expires_at, uses, max_uses, parent_id FROM nonces WHERE id = ?",
+  // Revocation cascades to every descendant in the revoking transaction (views and lists show them revoked).
+  revokeDescendants: `WITH RECURSIVE d(id) AS (
+      SELECT id FROM nonces WHERE parent_id = ?
+      UNION SELECT n.id FROM nonces n JOIN d ON n.parent_id = d.id)
+    UPDATE nonces SET revoked_at = ? WHERE id IN (SELECT id FROM d) AND revoked_at IS NULL RETURNING *`,
   nonceById: "SELECT * FROM nonces WHERE id = ?",
   revokeOne: "UPDATE nonces SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING *",
   insertNonce: `INSERT INTO nonces (id, token_key, service, scopes, routes, agent, task, max_uses, uses, constraints,
-        metadata, rate, issued_by, created_at, expires_at, revoked_at, credential_params)
+        metadata, rate, issued_by, created_at, expires_at, revoked_at, credential_params, parent_id, depth, canary)
        VALUES (@id, @token_key, @service, @scopes, @routes, @agent, @task, @max_uses, @uses, @constraints,
-        @metadata, @rate, @issued_by, @created_at, @expires_at, @revoked_at, @credential_params)`,
+        @metadata, @rate, @issued_by, @created_at, @expires_at, @revoked_at, @credential_params, @parent_id, @depth,
+        @canary)`,
   deleteExpired:
     "DELETE FROM nonces WHERE id IN (SELECT id FROM nonces WHERE expires_at < ? ORDER BY expires_at LIMIT ?)",
   apiKeyByHash: "SELECT * FROM api_keys WHERE key_hash = ?",

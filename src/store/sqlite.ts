@@ -4,6 +4,7 @@ import type { AuditDraft, AuditEvent, NonceRecord } from "../core/types.js";
 import { sqliteApprovals } from "./approvals-sqlite.js";
 import { AuditListeners } from "./audit-listeners.js";
 import { checkpointMethods } from "./checkpoints.js";
+import { ancestorsAlive, cascadeDraft, lineageStatus } from "./lineage.js";
 import { rejectReason, serviceAuditType } from "./outcomes.js";
 import {
   listAuditIndexedQuery,
@@ -114,6 +115,14 @@ export async function createSqliteStore(
     drain: () => groupCommitter.drain(),
   };
 
+  const stateById = (id: string) => S().nonceStateById.get(id) as NonceStateRow | undefined;
+  /** Revokes every live descendant of `id` (same transaction as the caller's), one event each. */
+  const revokeDescendants = (id: string, now: number, audit: (n: NonceRecord) => AuditDraft) => {
+    const rows = (S().revokeDescendants.all(id, now) as NonceRow[]).map(nonceFromRow);
+    rows.sort((a, b) => (a.id < b.id ? -1 : 1));
+    append(rows.map((n) => cascadeDraft(audit(n), id)));
+  };
+
   const consume = (
     key: Buffer,
     now: number,
@@ -124,13 +133,15 @@ export async function createSqliteStore(
     // Runs inside the batch's write transaction (consumeNonce): nothing changes the row between read and update.
     const row = s.nonceForUse.get(key) as (NonceRow & { row_id: number }) | undefined;
     const nonce = row ? nonceFromRow(row) : null;
-    if (row && nonce && nonceStatus(nonce, now) === "active") {
+    // Delegated nonces: the ancestors are read in the same IMMEDIATE transaction (store/lineage.ts).
+    const lineageOk = !row?.parent_id || ancestorsAlive(stateById, row.parent_id, now);
+    if (row && nonce && nonceStatus(nonce, now) === "active" && lineageOk) {
       s.countUse.run(row.row_id);
       nonce.uses += 1;
       append([onOk(nonce)]);
       return { ok: true, nonce };
     }
-    const reason = rejectReason(nonce, now);
+    const reason = lineageOk ? rejectReason(nonce, now) : "nonce_revoked";
     const draft = onReject(reason, nonce);
     if (draft) append([draft]);
     return { ok: false, reason, nonce };
@@ -281,7 +292,8 @@ export async function createSqliteStore(
 
     async getNonceStatus(key, now) {
       const row = S().nonceStateByKey.get(key) as NonceStateRow | undefined;
-      return row ? nonceStatus(stateFromRow(row), now) : undefined;
+      if (!row) return undefined;
+      return lineageStatus(nonceStatus(stateFromRow(row), now), ancestorsAlive(stateById, row.parent_id, now));
     },
 
     async listNonces(filter, page, now) {
@@ -300,6 +312,7 @@ export async function createSqliteStore(
         if (revoked) {
           const n = nonceFromRow(revoked);
           append([audit(n)]);
+          revokeDescendants(id, now, audit);
           return n;
         }
         const row = s.nonceById.get(id) as NonceRow | undefined;
@@ -313,6 +326,7 @@ export async function createSqliteStore(
         const rows = all(q).map((r) => nonceFromRow(r as NonceRow));
         rows.sort((a, b) => (a.id < b.id ? -1 : 1));
         append(rows.map(audit));
+        for (const n of rows) revokeDescendants(n.id, now, audit);
         return rows.length;
       })();
     },

@@ -28,6 +28,8 @@ ERROR_CODES: Final[tuple[str, ...]] = (
     "approval_not_found",
     "approval_denied",
     "approval_expired",
+    "delegation_denied",
+    "delegation_too_deep",
     # gateway
     "nonce_missing",
     "nonce_invalid",

@@ -24,6 +24,8 @@ export const ERROR_CODES = [
   "approval_not_found",
   "approval_denied",
   "approval_expired",
+  "delegation_denied",
+  "delegation_too_deep",
   // gateway
   "nonce_missing",
   "nonce_invalid",

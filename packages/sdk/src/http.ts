@@ -7,6 +7,8 @@ export type QueryValue = string | number | boolean | Date | null | undefined;
 export interface RequestOptions {
   query?: Record<string, QueryValue>;
   body?: unknown;
+  /** Sent as the Bearer token instead of the client's API key (delegation: the parent nonce). */
+  bearer?: string;
 }
 
 /**
@@ -61,7 +63,8 @@ export class Transport {
   /** Sends a request and returns the parsed JSON body (undefined for 204), throwing AgentNonceError otherwise. */
   async request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const headers: Record<string, string> = { accept: "application/json" };
-    if (this.#apiKey) headers.authorization = `Bearer ${this.#apiKey}`;
+    const bearer = opts.bearer ?? this.#apiKey;
+    if (bearer) headers.authorization = `Bearer ${bearer}`;
     const init: RequestInit = { method, headers, signal: AbortSignal.timeout(this.timeoutMs) };
     if (opts.body !== undefined) {
       headers["content-type"] = "application/json";

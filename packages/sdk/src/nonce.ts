@@ -1,6 +1,7 @@
 import { AgentNonceError } from "./errors.js";
 import type { FetchLike } from "./http.js";
 import { asyncDispose } from "./polyfill.js";
+import type { DelegateNonceParams } from "./types.js";
 import type { Wire } from "./wire.js";
 import { date } from "./wire.js";
 
@@ -16,6 +17,8 @@ function parseUrl(v: unknown): URL | null {
 
 /** What a handle needs from its client: revoking by id. */
 export type RevokeById = (id: string) => Promise<void>;
+/** Delegating with a parent token (the client's `POST /v1/nonces/delegate`). */
+export type DelegateWith = (parentToken: string, params: DelegateNonceParams) => Promise<Nonce>;
 
 /**
  * A freshly issued nonce. `nonce` is the `an_…` token to hand to the agent; everything else is safe to log.
@@ -32,6 +35,10 @@ export class Nonce {
   readonly maxUses: number | null;
   /** Per-nonce rate limit (`"60/m"`), or null. */
   readonly rate: string | null;
+  /** Delegated nonces: the parent's id, else null; the depth below the root nonce (0 for a root). */
+  readonly parentId: string | null;
+  readonly depth: number;
+  readonly canary: boolean;
   /** Where agents send requests, e.g. `http://127.0.0.1:7071`. */
   readonly gatewayUrl: string;
   readonly gatewayHost: string;
@@ -40,9 +47,10 @@ export class Nonce {
   readonly #token: string;
   readonly #revokeById: RevokeById;
   readonly #fetch: FetchLike;
+  readonly #delegate: DelegateWith | undefined;
   #revoked: Promise<void> | null = null;
 
-  constructor(w: Wire, deps: { revoke: RevokeById; fetch: FetchLike }) {
+  constructor(w: Wire, deps: { revoke: RevokeById; fetch: FetchLike; delegate?: DelegateWith }) {
     this.id = w.id;
     this.service = w.service;
     this.scopes = Object.freeze(Array.isArray(w.scopes) ? [...w.scopes] : []);
@@ -51,6 +59,10 @@ export class Nonce {
     this.expiresAt = date(w.expires_at) as Date;
     this.maxUses = typeof w.max_uses === "number" ? w.max_uses : null;
     this.rate = typeof w.rate === "string" ? w.rate : null;
+    this.parentId = typeof w.parent_id === "string" ? w.parent_id : null;
+    this.depth = typeof w.depth === "number" ? w.depth : 0;
+    this.canary = w.canary === true;
+    this.#delegate = deps.delegate;
     this.#token = w.nonce;
     this.#revokeById = deps.revoke;
     this.#fetch = deps.fetch;
@@ -85,6 +97,17 @@ export class Nonce {
     return this.#fetch(url, { ...init, headers });
   }
 
+  /**
+   * Delegates a narrower child nonce, authenticated by this nonce (no API key needed): for an orchestrator that
+   * hands a sub-agent a slice of its own access. The child ends when this nonce is revoked, exhausted or expires.
+   */
+  delegate(params: DelegateNonceParams): Promise<Nonce> {
+    if (!this.#delegate) {
+      return Promise.reject(new AgentNonceError("invalid_request", "this handle cannot reach the control plane"));
+    }
+    return this.#delegate(this.#token, params);
+  }
+
   /** Revokes the nonce. Idempotent: later calls return the first call's outcome without another request. */
   revoke(): Promise<void> {
     if (!this.#revoked) {
@@ -112,6 +135,7 @@ export class Nonce {
       expiresAt: this.expiresAt.toISOString(),
       maxUses: this.maxUses,
       rate: this.rate,
+      ...(this.parentId === null ? {} : { parentId: this.parentId, depth: this.depth }),
       gatewayUrl: this.gatewayUrl,
       nonce: "[redacted]",
     };

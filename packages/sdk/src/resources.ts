@@ -16,6 +16,7 @@ import type {
   CreateNonceParams,
   CredentialInput,
   CredentialReceipt,
+  DelegateNonceParams,
   NonceInfo,
   NonceListParams,
   NoncePage,
@@ -28,6 +29,7 @@ import {
   date,
   keyFromWire,
   nonceCreateToWire,
+  nonceDelegateToWire,
   nonceInfoFromWire,
   serviceFromWire,
   serviceInputToWire,
@@ -79,8 +81,18 @@ export class Nonces {
     return this.handle(await waitForApproval(this.t, approval, opts));
   }
 
+  /** `POST /v1/nonces/delegate` with a parent token (usually through `nonce.delegate(...)`). */
+  async delegate(parentToken: string, params: DelegateNonceParams): Promise<Nonce> {
+    const body = nonceDelegateToWire(params);
+    return this.handle(await this.t.request<Wire>("POST", "/v1/nonces/delegate", { body, bearer: parentToken }));
+  }
+
   private handle(w: Wire): Nonce {
-    return new Nonce(w, { revoke: (id) => this.revoke(id), fetch: this.t.fetchImpl });
+    return new Nonce(w, {
+      revoke: (id) => this.revoke(id),
+      fetch: this.t.fetchImpl,
+      delegate: (token, p) => this.delegate(token, p),
+    });
   }
 
   async get(id: string): Promise<NonceInfo> {

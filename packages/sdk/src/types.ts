@@ -19,6 +19,23 @@ export interface CreateNonceParams {
   /** Request constraints, e.g. `{"POST /v1/refunds": {"body.amount": {"max": 5000}}}` (see docs/api.md). */
   constraints?: Record<string, unknown>;
   metadata?: Record<string, unknown>;
+  /** A tripwire: a nonce never meant to be used. Any presentation is refused and alerts every audit sink. */
+  canary?: boolean;
+}
+
+/** `nonce.delegate(...)`: a narrower child of a live nonce (scopes, expiry, uses, rate within the parent's). */
+export interface DelegateNonceParams {
+  scope: string | string[];
+  /** At most the parent's remaining lifetime (the default). */
+  ttl?: Ttl;
+  /** At most the parent's remaining uses (the default). */
+  maxUses?: number;
+  /** Default: the parent's agent and task. */
+  agent?: string;
+  task?: string;
+  rate?: string;
+  /** AND-merged with the parent's constraints. */
+  constraints?: Record<string, unknown>;
 }
 
 export interface NonceInfo {
@@ -35,6 +52,10 @@ export interface NonceInfo {
   expiresAt: Date;
   revokedAt: Date | null;
   metadata?: Record<string, unknown> | null;
+  /** Delegation lineage: the parent's id (null for a root) and the depth below the root (0 for a root). */
+  parentId: string | null;
+  depth: number;
+  canary: boolean;
 }
 
 export interface NonceListParams {

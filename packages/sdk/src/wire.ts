@@ -2,6 +2,7 @@ import type {
   ApiKey,
   AuditEvent,
   CreateNonceParams,
+  DelegateNonceParams,
   IssuerPolicy,
   NonceInfo,
   Service,
@@ -44,6 +45,18 @@ export function nonceCreateToWire(p: CreateNonceParams): Wire {
   if (p.rate !== undefined) out.rate = p.rate;
   if (p.constraints !== undefined) out.constraints = p.constraints;
   if (p.metadata !== undefined) out.metadata = p.metadata;
+  if (p.canary !== undefined) out.canary = p.canary;
+  return out;
+}
+
+export function nonceDelegateToWire(p: DelegateNonceParams): Wire {
+  const out: Wire = { scope: p.scope };
+  if (p.ttl !== undefined) out.ttl = p.ttl;
+  if (p.maxUses !== undefined) out.max_uses = p.maxUses;
+  if (p.agent !== undefined) out.agent = p.agent;
+  if (p.task !== undefined) out.task = p.task;
+  if (p.rate !== undefined) out.rate = p.rate;
+  if (p.constraints !== undefined) out.constraints = p.constraints;
   return out;
 }
 
@@ -61,6 +74,9 @@ export function nonceInfoFromWire(w: Wire): NonceInfo {
     createdAt: date(w.created_at) as Date,
     expiresAt: date(w.expires_at) as Date,
     revokedAt: date(w.revoked_at),
+    parentId: str(w.parent_id),
+    depth: num(w.depth) ?? 0,
+    canary: w.canary === true,
   };
   if ("metadata" in w) info.metadata = obj(w.metadata);
   return info;

@@ -16,6 +16,7 @@ import * as keysCreate from "./v1_keys_create.js";
 import * as keysDelete from "./v1_keys_delete.js";
 import * as keysList from "./v1_keys_list.js";
 import * as noncesCreate from "./v1_nonces_create.js";
+import * as noncesDelegate from "./v1_nonces_delegate.js";
 import * as noncesDelete from "./v1_nonces_delete.js";
 import * as noncesGet from "./v1_nonces_get.js";
 import * as noncesList from "./v1_nonces_list.js";
@@ -40,6 +41,7 @@ export interface RouteModule {
 /** Every endpoint, one module each. Order is the order of the OpenAPI document. */
 export const ROUTES: readonly RouteModule[] = [
   noncesCreate,
+  noncesDelegate,
   noncesList,
   noncesRevoke,
   noncesGet,

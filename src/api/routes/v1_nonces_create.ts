@@ -32,6 +32,14 @@ export const IssueNonceRequest = z
     rate: RateSchema.optional(),
     constraints: ConstraintsSchema.optional(),
     metadata: SmallObject("metadata", 4096).optional(),
+    canary: z
+      .boolean()
+      .optional()
+      .openapi({
+        description:
+          "A tripwire: a nonce never meant to be used. Any presentation at the gateway is refused (401 nonce_invalid) " +
+          "and written as nonce.canary_tripped (source address, path), which every audit sink receives.",
+      }),
     github: z
       .strictObject({ repositories: z.array(z.string().min(3).max(140)).min(1).max(100) })
       .optional()

@@ -45,6 +45,7 @@ export class AwsNonceLookup {
       routes: rec.routes,
       params: rec.credentialParams ?? null,
       grant: grantOf(rec.routes),
+      canary: rec.canary === true,
     };
     this.lru.set(id, info);
     return info;

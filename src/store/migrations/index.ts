@@ -7,6 +7,7 @@ import { nonceTokenKey } from "./006_nonce_token_key.js";
 import { nonceCredentialParams } from "./007_nonce_credential_params.js";
 import { trustRelationships } from "./008_trust_relationships.js";
 import { approvals } from "./009_approvals.js";
+import { nonceDelegation } from "./010_nonce_delegation.js";
 
 /**
  * Versioned schema migrations, kept as code so `tsc` ships them in dist. Each dialect's runner applies, in one
@@ -30,6 +31,7 @@ export const MIGRATIONS: readonly Migration[] = [
   nonceCredentialParams,
   trustRelationships,
   approvals,
+  nonceDelegation,
 ];
 
 export const MIGRATIONS_TABLE_SQLITE =
