@@ -48,6 +48,24 @@ function listen(server: HttpServer | HttpsServer, port: number, host: string): P
   });
 }
 
+/**
+ * Graceful stop of one listener: no new connections, idle keep-alive sockets closed at once and again as each
+ * in-flight request finishes (so a finished one does not wait out its keep-alive), the rest cut at the deadline.
+ */
+export function drain(server: HttpServer | HttpsServer, timeoutMs: number): Promise<void> {
+  if (!server.listening) return Promise.resolve();
+  return new Promise((resolve) => {
+    const sweep = setInterval(() => server.closeIdleConnections(), 25);
+    const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs);
+    server.close(() => {
+      clearInterval(sweep);
+      clearTimeout(deadline);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
 function urlFor(tls: boolean, host: string, port: number): string {
   const h = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
   return `${tls ? "https" : "http"}://${h}:${port}`;
@@ -78,6 +96,7 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
     onWarning: (message) => log.warn(message),
   });
   const closers: Array<() => Promise<void>> = [];
+  const listeners: Array<HttpServer | HttpsServer> = [];
   let audit: AuditRuntime | null = null;
   try {
     await store.migrate();
@@ -107,6 +126,7 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
       const gw = createGatewayServer(ctx, tls ? { tls } : {});
       minted = gw.minted;
       closers.push(gw.close);
+      listeners.push(gw.server);
       gatewayUrl = urlFor(Boolean(tls), config.host, await listen(gw.server, config.gatewayPort, config.host));
       if (!config.publicGatewayUrl)
         ctx = { ...ctx, config: Object.freeze({ ...config, publicGatewayUrl: gatewayUrl }) };
@@ -115,6 +135,7 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
     if (config.role !== "gateway") {
       const api = createApiServer(ctx, { ...(tls ? { tls } : {}), audit });
       closers.push(api.close);
+      listeners.push(api.server);
       apiUrl = urlFor(Boolean(tls), config.host, await listen(api.server, config.apiPort, config.host));
     }
 
@@ -140,6 +161,8 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
         closed ??= (async () => {
           clearInterval(cleanup);
           audit?.endStreams();
+          // Stop accepting and let in-flight requests finish (bounded) before their audit is flushed.
+          await Promise.all(listeners.map((l) => drain(l, config.drainTimeout)));
           await Promise.allSettled(closers.map((c) => c()));
           await audit?.close();
           await store.close();

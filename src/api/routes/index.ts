@@ -3,6 +3,7 @@ import type { ApiDeps, ApiEnv } from "../env.js";
 import * as healthz from "./healthz.js";
 import * as metrics from "./metrics.js";
 import * as openapiJson from "./openapi_json.js";
+import * as readyz from "./readyz.js";
 import * as auditCheckpoints from "./v1_audit_checkpoints.js";
 import * as auditExport from "./v1_audit_export.js";
 import * as auditList from "./v1_audit_list.js";
@@ -52,6 +53,7 @@ export const ROUTES: readonly RouteModule[] = [
   auditStream,
   tasksGet,
   healthz,
+  readyz,
   metrics,
   openapiJson,
 ];
