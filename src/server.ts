@@ -10,11 +10,13 @@ import type { AppContext } from "./app/context.js";
 import { AppEvents } from "./app/events.js";
 import { createLogger, type Logger } from "./app/logger.js";
 import { createMetrics } from "./app/metrics.js";
+import { bridgeReplicaEvents } from "./app/replica-events.js";
 import type { Config } from "./config.js";
 import { type Clock, systemClock } from "./core/clock.js";
 import type { MintedCredentials } from "./gateway/minted/cache.js";
 import { createGatewayServer } from "./gateway/server.js";
 import { openStore } from "./store/index.js";
+import { startChangeFeed } from "./store/postgres-notify.js";
 
 /**
  * The composition root: config in, running listeners out. Everything is built once here and handed down.
@@ -97,6 +99,7 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
   });
   const closers: Array<() => Promise<void>> = [];
   const listeners: Array<HttpServer | HttpsServer> = [];
+  const finalClosers: Array<() => Promise<void>> = [];
   let audit: AuditRuntime | null = null;
   try {
     await store.migrate();
@@ -110,6 +113,21 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
       metrics: createMetrics(),
       events: new AppEvents(),
     };
+    // Cache invalidations reach every replica on the same PostgreSQL database within milliseconds.
+    if (store.dialect === "postgres" && config.databaseUrl) {
+      const bridge = bridgeReplicaEvents(ctx.events);
+      const feed = startChangeFeed({
+        connectionString: config.databaseUrl,
+        onChange: bridge.receive,
+        onResync: bridge.resync,
+        onError: (message) => log.warn({ err: message }, "replica change feed: connection lost, reconnecting"),
+      });
+      bridge.attach(feed);
+      finalClosers.push(async () => {
+        bridge.dispose();
+        await feed.close();
+      });
+    }
     // Signing key (refuses a group/world-readable one), checkpoints; closed after the listeners so the final
     // checkpoint covers the gateway's last completion events.
     audit = await startAuditRuntime(ctx);
@@ -165,6 +183,7 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
           await Promise.all(listeners.map((l) => drain(l, config.drainTimeout)));
           await Promise.allSettled(closers.map((c) => c()));
           await audit?.close();
+          await Promise.allSettled(finalClosers.map((c) => c()));
           await store.close();
         })();
         return closed;
@@ -172,6 +191,7 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
     };
   } catch (e) {
     await Promise.allSettled(closers.map((c) => c()));
+    await Promise.allSettled(finalClosers.map((c) => c()));
     await audit?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw e;
