@@ -87,6 +87,8 @@ export const ConfigSchema = z
     tlsKey: z.string().optional(),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     sqliteSynchronous: z.enum(["NORMAL", "FULL"]).default("NORMAL"),
+    /** On SIGTERM: how long in-flight requests may run after the listeners stop accepting (duration or seconds). */
+    drainTimeout: duration.prefault(30),
     ttl: z
       // prefault, not default: zod's .default() skips the transform, so a default must go through parsing.
       .object({ default: duration.prefault(300), min: duration.prefault(1), max: duration.prefault(3600) })
@@ -156,6 +158,7 @@ const ENV_MAP: Record<string, keyof ConfigInput> = {
   AGENT_NONCE_TLS_KEY: "tlsKey",
   AGENT_NONCE_LOG_LEVEL: "logLevel",
   AGENT_NONCE_SQLITE_SYNCHRONOUS: "sqliteSynchronous",
+  AGENT_NONCE_DRAIN_TIMEOUT: "drainTimeout",
   AGENT_NONCE_ADMIN_KEY: "adminKey",
   AGENT_NONCE_MASTER_KEY: "masterKey",
 };

@@ -11,11 +11,13 @@ import type { AppContext } from "./app/context.js";
 import { AppEvents } from "./app/events.js";
 import { createLogger, type Logger } from "./app/logger.js";
 import { createMetrics } from "./app/metrics.js";
+import { bridgeReplicaEvents } from "./app/replica-events.js";
 import type { Config } from "./config.js";
 import { type Clock, systemClock } from "./core/clock.js";
 import type { MintedCredentials } from "./gateway/minted/cache.js";
 import { createGatewayServer } from "./gateway/server.js";
 import { openStore } from "./store/index.js";
+import { startChangeFeed } from "./store/postgres-notify.js";
 
 /**
  * The composition root: config in, running listeners out. Everything is built once here and handed down.
@@ -49,6 +51,24 @@ function listen(server: HttpServer | HttpsServer, port: number, host: string): P
   });
 }
 
+/**
+ * Graceful stop of one listener: no new connections, idle keep-alive sockets closed at once and again as each
+ * in-flight request finishes (so a finished one does not wait out its keep-alive), the rest cut at the deadline.
+ */
+export function drain(server: HttpServer | HttpsServer, timeoutMs: number): Promise<void> {
+  if (!server.listening) return Promise.resolve();
+  return new Promise((resolve) => {
+    const sweep = setInterval(() => server.closeIdleConnections(), 25);
+    const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs);
+    server.close(() => {
+      clearInterval(sweep);
+      clearTimeout(deadline);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
 function urlFor(tls: boolean, host: string, port: number): string {
   const h = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
   return `${tls ? "https" : "http"}://${h}:${port}`;
@@ -79,6 +99,8 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
     onWarning: (message) => log.warn(message),
   });
   const closers: Array<() => Promise<void>> = [];
+  const listeners: Array<HttpServer | HttpsServer> = [];
+  const finalClosers: Array<() => Promise<void>> = [];
   let audit: AuditRuntime | null = null;
   try {
     await store.migrate();
@@ -92,6 +114,21 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
       metrics: createMetrics(),
       events: new AppEvents(),
     };
+    // Cache invalidations reach every replica on the same PostgreSQL database within milliseconds.
+    if (store.dialect === "postgres" && config.databaseUrl) {
+      const bridge = bridgeReplicaEvents(ctx.events);
+      const feed = startChangeFeed({
+        connectionString: config.databaseUrl,
+        onChange: bridge.receive,
+        onResync: bridge.resync,
+        onError: (message) => log.warn({ err: message }, "replica change feed: connection lost, reconnecting"),
+      });
+      bridge.attach(feed);
+      finalClosers.push(async () => {
+        bridge.dispose();
+        await feed.close();
+      });
+    }
     // Signing key (refuses a group/world-readable one), checkpoints; closed after the listeners so the final
     // checkpoint covers the gateway's last completion events.
     audit = await startAuditRuntime(ctx);
@@ -108,6 +145,7 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
       const gw = createGatewayServer(ctx, tls ? { tls } : {});
       minted = gw.minted;
       closers.push(gw.close);
+      listeners.push(gw.server);
       gatewayUrl = urlFor(Boolean(tls), config.host, await listen(gw.server, config.gatewayPort, config.host));
       if (!config.publicGatewayUrl)
         ctx = { ...ctx, config: Object.freeze({ ...config, publicGatewayUrl: gatewayUrl }) };
@@ -116,6 +154,7 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
     if (config.role !== "gateway") {
       const api = createApiServer(ctx, { ...(tls ? { tls } : {}), audit });
       closers.push(api.close);
+      listeners.push(api.server);
       apiUrl = urlFor(Boolean(tls), config.host, await listen(api.server, config.apiPort, config.host));
     }
 
@@ -147,8 +186,11 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
         closed ??= (async () => {
           clearInterval(cleanup);
           audit?.endStreams();
+          // Stop accepting and let in-flight requests finish (bounded) before their audit is flushed.
+          await Promise.all(listeners.map((l) => drain(l, config.drainTimeout)));
           await Promise.allSettled(closers.map((c) => c()));
           await audit?.close();
+          await Promise.allSettled(finalClosers.map((c) => c()));
           await store.close();
         })();
         return closed;
@@ -156,6 +198,7 @@ export async function startServer(config: Config, opts: { log?: Logger; clock?: 
     };
   } catch (e) {
     await Promise.allSettled(closers.map((c) => c()));
+    await Promise.allSettled(finalClosers.map((c) => c()));
     await audit?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw e;

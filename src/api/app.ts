@@ -10,7 +10,7 @@ import { limitBody, requestContext, requireApiKey } from "./middleware.js";
 import { ROUTES } from "./routes/index.js";
 
 /**
- * The control-plane application. Unauthenticated: /healthz, /openapi.json, /metrics. Everything under /v1
+ * The control-plane application. Unauthenticated: /healthz, /readyz, /openapi.json, /metrics. Everything under /v1
  * needs an API key (checked before the body is read), then the 64 KiB body limit, then per-route validation;
  * roles are enforced by the use cases in src/app.
  */

@@ -3,8 +3,8 @@ import type { AppContext } from "./context.js";
 
 /**
  * A short cache of API-key lookups by token hash for the control plane's hot path (every /v1 request
- * authenticates). Revocation through this process drops every entry at once ("key.revoked"); the time bound
- * (default 1 s) is how long a key revoked on another replica sharing PostgreSQL can still be used here.
+ * authenticates). Revocation drops every entry at once ("key.revoked", from any replica through the PostgreSQL
+ * change feed); the time bound (default 1 s) is the fallback when the feed is down.
  * Misses are not cached, so a key created anywhere works immediately. Bounded in size.
  */
 export interface ApiKeyCache {
@@ -22,6 +22,7 @@ export function createApiKeyCache(ctx: AppContext, opts: { ttlMs?: number; max?:
     entries.clear();
   };
   ctx.events.on("key.revoked", onRevoke);
+  ctx.events.on("replica.resync", onRevoke);
   return {
     async get(hash) {
       const k = hash.toString("base64");
@@ -40,6 +41,7 @@ export function createApiKeyCache(ctx: AppContext, opts: { ttlMs?: number; max?:
     },
     dispose() {
       ctx.events.off("key.revoked", onRevoke);
+      ctx.events.off("replica.resync", onRevoke);
       entries.clear();
     },
   };

@@ -129,7 +129,7 @@ export async function ensureAdminKey(store: Store, config: Config, clock: Clock)
   const key = given ?? generateToken("ank");
   const now = clock.now();
   const id = newId("key", now);
-  await store.insertApiKey(
+  const insert = store.insertApiKey(
     {
       id,
       name: "bootstrap-admin",
@@ -142,5 +142,14 @@ export async function ensureAdminKey(store: Store, config: Config, clock: Clock)
     },
     systemDraft("key.created", "bootstrap", "first start", { key_id: id, role: "admin", name: "bootstrap-admin" }, now),
   );
+  try {
+    await insert;
+  } catch (e) {
+    // Replicas starting together on an empty database all see no key: with the same AGENT_NONCE_ADMIN_KEY, the
+    // first insert wins and the others find it installed. (Without one, each would generate and print its own
+    // admin key: start one replica first, or give the key.)
+    if (given !== undefined && (await store.getApiKeyByHash(hashToken(given)))) return null;
+    throw e;
+  }
   return given ? null : key;
 }

@@ -76,9 +76,12 @@ export class OidcVerifier {
     private readonly ctx: AppContext,
     private readonly opts: OidcOptions = {},
   ) {
-    ctx.events.on("trust.changed", () => {
+    const drop = () => {
       this.trusts = null;
-    });
+    };
+    // Another replica's trust change arrives as trust.changed (LISTEN/NOTIFY); a reconnect may have missed some.
+    ctx.events.on("trust.changed", drop);
+    ctx.events.on("replica.resync", drop);
   }
 
   async authenticate(token: string): Promise<ApiKeyRecord> {

@@ -3,7 +3,7 @@ import type { AppContext } from "./context.js";
 
 /**
  * A ≤1 s cache of service records for the issuance hot path. Writes through this process emit "service.changed",
- * which drops the entry at once; the time bound covers replicas that share PostgreSQL.
+ * which drops the entry at once, on every replica through the PostgreSQL change feed; the time bound is the fallback.
  */
 export interface ServiceCache {
   get(name: string): Promise<ServiceRecord | undefined>;
@@ -18,7 +18,12 @@ export function createServiceCache(ctx: AppContext, ttlMs = 1000): ServiceCache 
     generation += 1;
     entries.delete(name);
   };
+  const onResync = () => {
+    generation += 1;
+    entries.clear();
+  };
   ctx.events.on("service.changed", onChange);
+  ctx.events.on("replica.resync", onResync);
   return {
     async get(name) {
       const now = ctx.clock.now();
@@ -32,6 +37,7 @@ export function createServiceCache(ctx: AppContext, ttlMs = 1000): ServiceCache 
     },
     dispose() {
       ctx.events.off("service.changed", onChange);
+      ctx.events.off("replica.resync", onResync);
       entries.clear();
     },
   };

@@ -31,6 +31,8 @@ export interface ServeProcess {
   apiUrl: string;
   gatewayUrl: string;
   output(): string;
+  /** Resolves with the exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
   kill9(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -68,14 +70,20 @@ export async function serve(
   child.stderr?.on("data", (d: Buffer) => {
     out += d.toString();
   });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const apiUrl = `http://127.0.0.1:${apiPort}`;
+  // A gateway-only replica has no control plane: wait on the gateway's own probe instead.
+  const role = extraArgs[extraArgs.indexOf("--role") + 1] ?? env.AGENT_NONCE_ROLE;
+  const probe = extraArgs.includes("--role") && role === "gateway" ? `http://127.0.0.1:${gatewayPort}` : apiUrl;
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`agent-nonce serve exited early:\n${out}`);
     try {
-      const r = await fetch(`${apiUrl}/healthz`);
-      if (r.ok) break;
+      const r = await fetch(`${probe}/healthz`);
+      if (r.ok) {
+        await r.arrayBuffer();
+        break;
+      }
     } catch {
       // not listening yet
     }
@@ -87,6 +95,7 @@ export async function serve(
     apiUrl,
     gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
     output: () => out,
+    exited,
     async kill9() {
       child.kill("SIGKILL");
       await exited;

@@ -79,13 +79,16 @@ export class GatewayCaches {
   private readonly checkers = new Lru<string, ConstraintChecker>(1_000);
   private readonly services = new Map<string, { entry: ServiceEntry | undefined; at: number }>();
   private readonly onServiceChanged = (name: string) => this.services.delete(name);
+  private readonly onResync = () => this.services.clear();
 
   constructor(private readonly ctx: AppContext) {
     ctx.events.on("service.changed", this.onServiceChanged);
+    ctx.events.on("replica.resync", this.onResync);
   }
 
   dispose(): void {
     this.ctx.events.off("service.changed", this.onServiceChanged);
+    this.ctx.events.off("replica.resync", this.onResync);
     this.nonces.clear();
     this.matchers.clear();
     this.checkers.clear();

@@ -12,6 +12,7 @@ import { createForwarder } from "./forward.js";
 import { createHandler } from "./handle.js";
 import type { MintedCredentials } from "./minted/cache.js";
 import { createMinted } from "./minted/index.js";
+import { answerProbe, isProbe } from "./probes.js";
 
 /**
  * The gateway listener (data plane). node:http with its options set on purpose (rules 6 and 8): strict parser
@@ -42,7 +43,11 @@ export function createGatewayServer(
   const aws = createAwsGateway(ctx);
   const deadLog = new DeadNonceLog(ctx);
   const { minted, http: issuerHttp } = createMinted(ctx);
-  const handler = createHandler(ctx, caches, forwarder, completions, deadLog, minted, aws);
+  const handleNonce = createHandler(ctx, caches, forwarder, completions, deadLog, minted, aws);
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    if (isProbe(req)) answerProbe(ctx, req, res).catch(() => res.destroy());
+    else handleNonce(req, res);
+  };
   const options: http.ServerOptions = {
     maxHeaderSize: cfg.maxHeaderBytes,
     insecureHTTPParser: false,

@@ -14,6 +14,7 @@ import {
   lineageStatus,
   REVOKE_DESCENDANTS_PG,
 } from "./lineage.js";
+import { pending } from "./migrations/index.js";
 import { serviceAuditType } from "./outcomes.js";
 import { pgGroupCommit } from "./postgres-group.js";
 import { Q } from "./postgres-sql.js";
@@ -97,6 +98,14 @@ export async function createPostgresStore(opts: {
 
     async ping() {
       await pool.query("SELECT 1");
+    },
+
+    async pendingMigrations() {
+      // to_regclass: NULL (not an error) before the first migration created the table in this search_path.
+      const t = await pool.query<{ t: string | null }>("SELECT to_regclass('schema_migrations')::text AS t");
+      if (!t.rows[0]?.t) return pending([]).map((m) => m.version);
+      const r = await pool.query<{ version: number }>("SELECT version FROM schema_migrations");
+      return pending(r.rows.map((x) => x.version)).map((m) => m.version);
     },
 
     async putService(s, audit) {

@@ -5,6 +5,7 @@ import { sqliteApprovals } from "./approvals-sqlite.js";
 import { AuditListeners } from "./audit-listeners.js";
 import { checkpointMethods } from "./checkpoints.js";
 import { ancestorsAlive, cascadeDraft, lineageStatus } from "./lineage.js";
+import { pending } from "./migrations/index.js";
 import { rejectReason, serviceAuditType } from "./outcomes.js";
 import {
   listAuditIndexedQuery,
@@ -167,6 +168,15 @@ export async function createSqliteStore(
 
     async ping() {
       db.prepare("SELECT 1").get();
+    },
+
+    async pendingMigrations() {
+      const exists = db
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+        .get();
+      if (!exists) return pending([]).map((m) => m.version);
+      const applied = db.prepare("SELECT version FROM schema_migrations").pluck().all() as number[];
+      return pending(applied).map((m) => m.version);
     },
 
     async putService(s, audit) {

@@ -90,6 +90,9 @@ export interface Store {
   close(): Promise<void>;
   /** Cheap liveness probe (`SELECT 1`). */
   ping(): Promise<void>;
+  /** Versions of the migrations this build knows that the database has not applied (readiness: empty = current).
+   * A database never migrated has them all pending. */
+  pendingMigrations(): Promise<number[]>;
 
   // services ---------------------------------------------------------------------------------------------
   /** Insert or replace the service's configuration; keeps its credential. Returns true when it was created.

@@ -3,6 +3,7 @@ import type { ApiDeps, ApiEnv } from "../env.js";
 import * as healthz from "./healthz.js";
 import * as metrics from "./metrics.js";
 import * as openapiJson from "./openapi_json.js";
+import * as readyz from "./readyz.js";
 import * as approvalsApprove from "./v1_approvals_approve.js";
 import * as approvalsDeny from "./v1_approvals_deny.js";
 import * as approvalsGet from "./v1_approvals_get.js";
@@ -70,6 +71,7 @@ export const ROUTES: readonly RouteModule[] = [
   approvalsApprove,
   approvalsDeny,
   healthz,
+  readyz,
   metrics,
   openapiJson,
 ];

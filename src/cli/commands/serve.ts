@@ -14,9 +14,13 @@ interface ServeOpts {
   logLevel?: Config["logLevel"];
   tlsCert?: string;
   tlsKey?: string;
+  drainTimeout?: string;
 }
 
-/** Prints where it listens and, on a first start, the admin key once; runs until SIGINT/SIGTERM. */
+/**
+ * Prints where it listens and, on a first start, the admin key once; runs until SIGINT/SIGTERM, then stops
+ * accepting, drains in-flight requests (bounded by `drainTimeout`), flushes the audit and returns (exit 0).
+ */
 export async function serve(io: CliIo, o: ServeOpts): Promise<void> {
   const config = loadConfig({
     flags: {
@@ -30,6 +34,7 @@ export async function serve(io: CliIo, o: ServeOpts): Promise<void> {
       logLevel: o.logLevel,
       tlsCert: o.tlsCert,
       tlsKey: o.tlsKey,
+      drainTimeout: o.drainTimeout,
     },
     env: io.env,
   });
@@ -68,5 +73,6 @@ export function registerServe(program: Command, io: CliIo): void {
     )
     .option("--tls-cert <file>", "TLS certificate (PEM) for both listeners")
     .option("--tls-key <file>", "TLS private key (PEM)")
+    .option("--drain-timeout <duration>", "on SIGTERM, how long in-flight requests may finish (default 30s)")
     .action((o: ServeOpts) => serve(io, o));
 }
