@@ -1,6 +1,6 @@
 import type { z } from "@hono/zod-openapi";
 import { nonceStatus } from "../core/nonces.js";
-import type { ApiKeyRecord, NonceRecord, ServiceRecord } from "../core/types.js";
+import type { ApiKeyRecord, NonceRecord, NonceStatus, ServiceRecord } from "../core/types.js";
 import type { KeyView, NonceView, ServiceView } from "./schemas.js";
 
 /** Records → public JSON. These are the only shapes that leave the control plane: no token, hash or secret. */
@@ -8,14 +8,37 @@ import type { KeyView, NonceView, ServiceView } from "./schemas.js";
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
-export function nonceView(n: NonceRecord, now: number): z.infer<typeof NonceView> {
+/**
+ * A delegated nonce's own row can read "active" while an ancestor is revoked, exhausted or expired; the gateway
+ * refuses it (the consume walks the chain). `lineageStatus` is that chain's verdict (store.getNonceStatus), so the
+ * view says what the gateway would do.
+ */
+export async function withLineage(
+  nonces: readonly NonceRecord[],
+  now: number,
+  lineageStatus: (n: NonceRecord) => Promise<NonceStatus | undefined>,
+): Promise<Map<string, NonceStatus>> {
+  const out = new Map<string, NonceStatus>();
+  for (const n of nonces) {
+    if (!n.parentId || nonceStatus(n, now) !== "active") continue;
+    const s = await lineageStatus(n);
+    if (s && s !== "active") out.set(n.id, s);
+  }
+  return out;
+}
+
+export function nonceView(
+  n: NonceRecord,
+  now: number,
+  lineage?: ReadonlyMap<string, NonceStatus>,
+): z.infer<typeof NonceView> {
   return {
     id: n.id,
     service: n.service,
     scopes: n.scopes,
     agent: n.agent,
     task: n.task,
-    status: nonceStatus(n, now),
+    status: lineage?.get(n.id) ?? nonceStatus(n, now),
     uses: n.uses,
     max_uses: n.maxUses,
     rate: n.rate ?? null,

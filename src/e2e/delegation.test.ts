@@ -159,8 +159,11 @@ describe.each([
     expect(await gw(root.nonce)).toMatchObject({ status: 200 });
     expect(await gw(root.nonce)).toEqual({ status: 401, code: "nonce_exhausted" });
     expect(await gw(child.nonce)).toEqual({ status: 401, code: "nonce_revoked" });
-    // The nonce's own view at the gateway agrees.
+    // The nonce's own view at the gateway agrees, and so do the control plane's views of the child.
     expect(await gw(child.nonce, "/.well-known/agent-nonce")).toEqual({ status: 401, code: "nonce_revoked" });
+    expect((await an.nonces.get(child.id)).status).toBe("revoked");
+    const listed = await an.nonces.list({ agent: child.agent });
+    expect(listed.nonces.find((x) => x.id === child.id)?.status).toBe("revoked");
   });
 
   it.skipIf(skip)(

@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { getNonceFor } from "../../app/nonce-query.js";
 import type { ApiDeps, ApiEnv } from "../env.js";
 import { bearer, jsonResponse, NonceId, NonceView, pickErrors } from "../schemas.js";
-import { nonceView } from "../views.js";
+import { nonceView, withLineage } from "../views.js";
 
 export const route = createRoute({
   method: "get",
@@ -18,6 +18,8 @@ export const route = createRoute({
 export function register(app: OpenAPIHono<ApiEnv>, { ctx }: ApiDeps): void {
   app.openapi(route, async (c) => {
     const n = await getNonceFor(ctx, c.get("caller"), c.req.valid("param").id);
-    return c.json(nonceView(n, ctx.clock.now()), 200);
+    const now = ctx.clock.now();
+    const lineage = await withLineage([n], now, (r) => ctx.store.getNonceStatus(r.tokenKey, now));
+    return c.json(nonceView(n, now, lineage), 200);
   });
 }

@@ -12,7 +12,7 @@ import {
   pickErrors,
   ServiceName,
 } from "../schemas.js";
-import { nonceView } from "../views.js";
+import { nonceView, withLineage } from "../views.js";
 
 export const route = createRoute({
   method: "get",
@@ -45,6 +45,7 @@ export function register(app: OpenAPIHono<ApiEnv>, { ctx }: ApiDeps): void {
     const { limit, cursor, ...filter } = c.req.valid("query");
     const page = await listNoncesFor(ctx, c.get("caller"), filter, { limit, cursor });
     const now = ctx.clock.now();
-    return c.json({ nonces: page.items.map((n) => nonceView(n, now)), next_cursor: page.nextCursor }, 200);
+    const lineage = await withLineage(page.items, now, (r) => ctx.store.getNonceStatus(r.tokenKey, now));
+    return c.json({ nonces: page.items.map((n) => nonceView(n, now, lineage)), next_cursor: page.nextCursor }, 200);
   });
 }
