@@ -3,7 +3,7 @@ import { taskReport } from "../../app/task-report.js";
 import { publicEvent } from "../../core/audit-chain.js";
 import type { ApiDeps, ApiEnv } from "../env.js";
 import { bearer, Cursor, jsonResponse, Label, Limit, NonceView, pickErrors } from "../schemas.js";
-import { nonceView } from "../views.js";
+import { nonceView, withLineage } from "../views.js";
 import { AuditEventSchema } from "./v1_audit_list.js";
 
 export const route = createRoute({
@@ -40,10 +40,11 @@ export function register(app: OpenAPIHono<ApiEnv>, { ctx }: ApiDeps): void {
     const { limit, cursor } = c.req.valid("query");
     const r = await taskReport(ctx, c.get("caller"), task, { limit, cursor });
     const now = ctx.clock.now();
+    const lineage = await withLineage(r.nonces, now, (n) => ctx.store.getNonceStatus(n.tokenKey, now));
     return c.json(
       {
         task,
-        nonces: r.nonces.map((n) => nonceView(n, now)),
+        nonces: r.nonces.map((n) => nonceView(n, now, lineage)),
         nonces_truncated: r.noncesTruncated,
         events: r.events.items.map((e) => publicEvent(e)) as z.infer<typeof AuditEventSchema>[],
         next_cursor: r.events.nextCursor,
