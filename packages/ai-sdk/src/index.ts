@@ -3,11 +3,11 @@ import {
   AgentNonceError,
   type CreateNonceParams,
   describeRequestTool,
-  fetchNonceView,
   formatToolResponse,
   gatewayRequest,
   isErrorCode,
   type NonceView,
+  openToolNonce,
   TOOL_REQUEST_JSON_SCHEMA,
   type ToolRequest,
   toolName,
@@ -60,19 +60,7 @@ const asyncDispose: typeof Symbol.asyncDispose =
 
 export async function createAgentNonceTool(opts: AgentNonceToolOptions): Promise<AgentNonceTool> {
   const { client, name, maxBodyChars, ...params } = opts;
-  const nonce = await client.nonces.create(params);
-  const target = {
-    gatewayUrl: nonce.gatewayUrl,
-    nonce: nonce.nonce,
-    ...(maxBodyChars === undefined ? {} : { maxBodyChars }),
-  };
-  let view: NonceView;
-  try {
-    view = await fetchNonceView(target);
-  } catch (e) {
-    await nonce.revoke().catch(() => undefined);
-    throw e;
-  }
+  const { nonce, target, view } = await openToolNonce(() => client.nonces.create(params), maxBodyChars);
   const t = tool<ToolRequest, AgentNonceToolResult>({
     description: describeRequestTool(view),
     inputSchema: jsonSchema<ToolRequest>(TOOL_REQUEST_JSON_SCHEMA as unknown as Parameters<typeof jsonSchema>[0]),

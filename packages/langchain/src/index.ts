@@ -2,10 +2,10 @@ import {
   type AgentNonce,
   type CreateNonceParams,
   describeRequestTool,
-  fetchNonceView,
   formatToolResponse,
   gatewayRequest,
   type NonceView,
+  openToolNonce,
   TOOL_REQUEST_JSON_SCHEMA,
   type ToolRequest,
   type ToolResponse,
@@ -49,19 +49,7 @@ const asyncDispose: typeof Symbol.asyncDispose =
 
 export async function createAgentNonceTool(opts: AgentNonceToolOptions): Promise<AgentNonceTool> {
   const { client, name, maxBodyChars, ...params } = opts;
-  const nonce = await client.nonces.create(params);
-  const target = {
-    gatewayUrl: nonce.gatewayUrl,
-    nonce: nonce.nonce,
-    ...(maxBodyChars === undefined ? {} : { maxBodyChars }),
-  };
-  let view: NonceView;
-  try {
-    view = await fetchNonceView(target);
-  } catch (e) {
-    await nonce.revoke().catch(() => undefined);
-    throw e;
-  }
+  const { nonce, target, view } = await openToolNonce(() => client.nonces.create(params), maxBodyChars);
   const toolNameResolved = name ?? toolName(view.service, "request");
   const tool: DynamicStructuredTool = new DynamicStructuredTool({
     name: toolNameResolved,

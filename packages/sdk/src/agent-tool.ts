@@ -262,3 +262,26 @@ export function nonceViewJson(view: NonceView): Record<string, unknown> {
     uses_left: view.usesLeft,
   };
 }
+
+/**
+ * What a framework adapter does before it builds its tool: issue the nonce, point a target at its gateway, and read
+ * what it allows (for the tool's description). A nonce whose view cannot be read is revoked again before the error
+ * is rethrown, so a failed set-up never leaves a live nonce behind.
+ */
+export async function openToolNonce<N extends { nonce: string; gatewayUrl: string; revoke(): Promise<unknown> }>(
+  issue: () => Promise<N>,
+  maxBodyChars?: number,
+): Promise<{ nonce: N; target: GatewayTarget; view: NonceView }> {
+  const nonce = await issue();
+  const target: GatewayTarget = {
+    gatewayUrl: nonce.gatewayUrl,
+    nonce: nonce.nonce,
+    ...(maxBodyChars === undefined ? {} : { maxBodyChars }),
+  };
+  try {
+    return { nonce, target, view: await fetchNonceView(target) };
+  } catch (e) {
+    await nonce.revoke().catch(() => undefined);
+    throw e;
+  }
+}

@@ -8,6 +8,7 @@ export {
   gatewayRequest,
   type NonceView,
   nonceViewJson,
+  openToolNonce,
   TOOL_METHODS,
   TOOL_REQUEST_JSON_SCHEMA,
   type ToolQueryValue,
