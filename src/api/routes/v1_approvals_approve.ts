@@ -1,32 +1,3 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { decideApproval } from "../../app/approvals.js";
-import { ApprovalEnvelope, ApprovalId, approvalView } from "../approval-schemas.js";
-import type { ApiDeps, ApiEnv } from "../env.js";
-import { bearer, jsonResponse, pickErrors } from "../schemas.js";
+import { decisionRoute } from "../approval-decision.js";
 
-export const DecisionRequest = z.strictObject({ comment: z.string().max(1000).optional() }).openapi("ApprovalDecision");
-
-export const route = createRoute({
-  method: "post",
-  path: "/v1/approvals/{id}/approve",
-  operationId: "approveApproval",
-  tags: ["approvals"],
-  summary: "Approve a pending request (admin or approver, never the requester; the first decision wins)",
-  security: bearer,
-  request: {
-    params: z.object({ id: ApprovalId }),
-    body: { required: false, content: { "application/json": { schema: DecisionRequest } } },
-  },
-  responses: {
-    200: jsonResponse(ApprovalEnvelope, "Decided"),
-    ...pickErrors(400, 401, 403, 404, 409, 413),
-  },
-});
-
-export function register(app: OpenAPIHono<ApiEnv>, { ctx }: ApiDeps): void {
-  app.openapi(route, async (c) => {
-    const { comment } = (c.req.valid("json") as { comment?: string } | undefined) ?? {};
-    const a = await decideApproval(ctx, c.get("caller"), c.req.valid("param").id, "approved", comment);
-    return c.json({ approval: approvalView(a) }, 200);
-  });
-}
+export const { route, register } = decisionRoute("approve");
