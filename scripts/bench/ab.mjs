@@ -13,7 +13,7 @@ import { startPassthrough, startUpstream } from "./lib/targets.mjs";
  * --commits=214c13f,. [--rounds=3] [--seconds=3] [--connections=32,1] [--node-flags="…"] [--what=gateway|issue]`. "." is the working
  * tree (built with `npm run build` first); any other commit is checked out with `git worktree` under the temp dir
  * and built there (node_modules shared); an absolute path is taken as an already built tree (a diagnostic copy). Every build runs the bench's Agent Nonce server (SQLite, product
- * defaults) against one bench upstream, beside the bench's pass-through, interleaved per round. Besides req/s and
+ * defaults) against one bench upstream, beside a direct call to the upstream and the lean pass-through (the budget's baseline), interleaved per round. Besides req/s and
  * p50/p99 it prints the server process's CPU time per request (utime+stime from /proc): on a shared machine that
  * moves far less than throughput, so it is the number to compare between builds. Not part of `npm run bench`.
  */
@@ -62,10 +62,14 @@ function cpuSeconds(pid) {
 
 pinSelf(LOAD_CPU);
 const up = await startUpstream();
-const pass = await startPassthrough(up.url);
-const targets =
-  what === "gateway" ? [["node pass-through", pass.pid, { url: `${pass.url}/v1/items` }, () => pass.stop()]] : [];
-if (what !== "gateway") await pass.stop();
+// The gateway is compared with the budget's baseline, the lean pass-through (node:http in, undici dispatch out, no
+// checks), and "added" latency is read against a direct call to the upstream (DESIGN.md "Performance budget").
+const targets = [];
+if (what === "gateway") {
+  const lean = await startPassthrough(up.url, { lean: true });
+  targets.push(["direct", up.pid, { url: `${up.url}/v1/items` }, async () => {}]);
+  targets.push(["lean pass-through", lean.pid, { url: `${lean.url}/v1/items` }, () => lean.stop()]);
+}
 try {
   for (const c of commits) {
     const t = tree(c);
