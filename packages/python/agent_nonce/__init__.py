@@ -1,6 +1,7 @@
 """Agent Nonce for Python: issue a short-lived, scoped, audited nonce per agent task, hand only the nonce to the
 agent, and let the gateway inject the real credential. Standard library only."""
 
+from .approvals import Approval, ApprovalPage, Approvals
 from .client import AgentNonce, Audit, Nonces, Services
 from .errors import ERROR_CODES, AgentNonceError
 from .nonce import Nonce, Response
@@ -10,6 +11,9 @@ __all__ = [
     "ERROR_CODES",
     "AgentNonce",
     "AgentNonceError",
+    "Approval",
+    "ApprovalPage",
+    "Approvals",
     "Audit",
     "AuditEvent",
     "AuditPage",

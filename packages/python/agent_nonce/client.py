@@ -5,9 +5,10 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Union
+from typing import Any, Literal, Union, overload
 
 from ._http import QueryValue, Transport
+from .approvals import Approval, Approvals, wait_for_approval
 from .nonce import Nonce
 from .types import AuditEvent, AuditPage, NonceInfo, NoncePage
 
@@ -22,6 +23,7 @@ class Nonces:
     def __init__(self, t: Transport) -> None:
         self._t = t
 
+    @overload
     def create(
         self,
         *,
@@ -34,8 +36,52 @@ class Nonces:
         rate: str | None = None,
         constraints: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
-    ) -> Nonce:
-        """Issues a nonce for one task or step. Use it as a context manager (or call ``revoke()``) when done."""
+        wait: Literal[True] = True,
+        wait_timeout: float | None = None,
+        poll_interval: float = 0.5,
+    ) -> Nonce: ...
+
+    @overload
+    def create(
+        self,
+        *,
+        service: str,
+        scope: str | Sequence[str],
+        agent: str,
+        ttl: Ttl | None = None,
+        task: str | None = None,
+        max_uses: int | None = None,
+        rate: str | None = None,
+        constraints: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        wait: Literal[False],
+        wait_timeout: float | None = None,
+        poll_interval: float = 0.5,
+    ) -> Nonce | Approval: ...
+
+    def create(
+        self,
+        *,
+        service: str,
+        scope: str | Sequence[str],
+        agent: str,
+        ttl: Ttl | None = None,
+        task: str | None = None,
+        max_uses: int | None = None,
+        rate: str | None = None,
+        constraints: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        wait: bool = True,
+        wait_timeout: float | None = None,
+        poll_interval: float = 0.5,
+    ) -> Nonce | Approval:
+        """Issues a nonce for one task or step. Use it as a context manager (or call ``revoke()``) when done.
+
+        When the issuer's policy needs a human approval (HTTP 202), waits for the decision, polling with backoff
+        (``wait_timeout`` seconds, default the request's own deadline), and raises ``approval_denied`` or
+        ``approval_expired``; with ``wait=False`` returns the pending ``Approval`` instead (collect its nonce
+        later with ``wait_for_approval``).
+        """
         body: dict[str, Any] = {
             "service": service,
             "scope": scope if isinstance(scope, str) else list(scope),
@@ -52,6 +98,19 @@ class Nonces:
             if v is not None:
                 body[k] = v
         w = self._t.request("POST", "/v1/nonces", json=body)
+        pending = w.get("approval") if isinstance(w, dict) and "nonce" not in w else None
+        if isinstance(pending, dict):
+            approval = Approval.from_wire(pending)
+            if not wait:
+                return approval
+            return self.wait_for_approval(approval, timeout=wait_timeout, poll_interval=poll_interval)
+        return Nonce(w, self.revoke, self._t.timeout)
+
+    def wait_for_approval(
+        self, approval: Approval, *, timeout: float | None = None, poll_interval: float = 0.5
+    ) -> Nonce:
+        """Waits for a pending approval (e.g. one ``create(wait=False)`` returned) and returns its nonce."""
+        w = wait_for_approval(self._t, approval, timeout=timeout, poll_interval=poll_interval)
         return Nonce(w, self.revoke, self._t.timeout)
 
     def get(self, id: str) -> NonceInfo:
@@ -186,6 +245,7 @@ class AgentNonce:
         self.nonces = Nonces(self._t)
         self.audit = Audit(self._t)
         self.services = Services(self._t)
+        self.approvals = Approvals(self._t)
 
     @property
     def base_url(self) -> str:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import pickle
 import socket
+import threading
+import time
 import unittest
 import uuid
 from datetime import datetime, timezone
 
-from agent_nonce import AgentNonce, AgentNonceError, AuditEvent, Nonce, NonceInfo
+from agent_nonce import AgentNonce, AgentNonceError, Approval, AuditEvent, Nonce, NonceInfo
 
 ENV = ("AGENT_NONCE_URL", "AGENT_NONCE_API_KEY", "AGENT_NONCE_TEST_UPSTREAM", "AGENT_NONCE_TEST_SECRET")
 SERVICE = "things"
@@ -228,6 +230,82 @@ class Errors(LiveTest):
         self.assertEqual(cm.exception.code, "invalid_request")
         # A server message carrying something token-shaped is redacted anyway.
         self.assertNotIn(n.nonce, str(AgentNonceError("internal", f"echo {n.nonce}")))
+
+
+class Approvals(LiveTest):
+    """An issuer whose policy needs a human approval, and an approver key deciding (docs/api.md "Approvals")."""
+
+    requester: AgentNonce
+    approver: AgentNonce
+
+    def setUp(self) -> None:
+        super().setUp()
+        tag = uuid.uuid4().hex[:8]
+        rule = {"service": SERVICE, "scopes": ["read:things"], "approval": {"required": True, "timeout": "10m"}}
+        req = self.an.request(
+            "POST", "/v1/keys", json={"name": f"py-orchestrator-{tag}", "role": "issuer", "policy": {"allow": [rule]}}
+        )
+        app = self.an.request("POST", "/v1/keys", json={"name": f"py-on-call-{tag}", "role": "approver"})
+        self.secrets += [req["key"], app["key"]]
+        url = os.environ["AGENT_NONCE_URL"]
+        self.requester = AgentNonce(url, req["key"])
+        self.approver = AgentNonce(url, app["key"])
+
+    def ask(self, **kw: object) -> object:
+        return self.requester.nonces.create(  # type: ignore[call-overload]
+            service=SERVICE, scope="read:things", agent="py-agent", task=self.task, ttl="2m", **kw
+        )
+
+    def pending_for_task(self) -> Approval:
+        """The approver's view of this test's pending request, once it is listed."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            for a in self.approver.approvals.list(status="pending").approvals:
+                if a.task == self.task:
+                    return a
+            time.sleep(0.02)
+        self.fail("the pending approval never appeared")
+
+    def test_wait_false_returns_the_pending_approval_and_a_denial_reaches_the_requester(self) -> None:
+        pending = self.ask(wait=False)
+        self.assertIsInstance(pending, Approval)
+        assert isinstance(pending, Approval)
+        self.assertEqual((pending.status, pending.service, pending.scopes), ("pending", SERVICE, ["read:things"]))
+        self.assertIsNone(pending.nonce_id)
+        denied = self.approver.approvals.deny(pending.id, "not today")
+        self.assertEqual((denied.status, denied.comment), ("denied", "not today"))
+        with self.assertRaises(AgentNonceError) as cm:
+            self.requester.nonces.wait_for_approval(pending, poll_interval=0.01)
+        self.assertEqual((cm.exception.code, cm.exception.status), ("approval_denied", 403))
+        self.assertEqual((cm.exception.details or {}).get("comment"), "not today")
+
+    def test_create_waits_for_the_approval_and_returns_a_working_nonce(self) -> None:
+        got: list[object] = []
+        waiter = threading.Thread(target=lambda: got.append(self.ask(poll_interval=0.01, wait_timeout=30)))
+        waiter.start()
+        a = self.pending_for_task()
+        approved = self.approver.approvals.approve(a.id, "ok for the demo")
+        waiter.join(30)
+        self.assertFalse(waiter.is_alive())
+        self.assertEqual(len(got), 1)
+        n = got[0]
+        assert isinstance(n, Nonce)
+        self.secrets.append(n.nonce)
+        self.assertEqual(n.id, self.approver.approvals.get(a.id).nonce_id)
+        self.assertEqual(approved.status, "approved")
+        self.assertEqual(n.request("GET", "/v1/things").status, 200)
+        # The approver's views never carry the token; the requester collects it once.
+        self.assert_no_secret(repr(self.approver.request("GET", f"/v1/approvals/{a.id}")))
+        with self.assertRaises(AgentNonceError) as cm:
+            self.requester.nonces.wait_for_approval(a, poll_interval=0.01)
+        self.assertEqual(cm.exception.code, "conflict")
+
+    def test_a_wait_that_ends_while_pending_is_approval_expired_with_pending_set(self) -> None:
+        with self.assertRaises(AgentNonceError) as cm:
+            self.ask(wait_timeout=0.2, poll_interval=0.05)
+        self.assertEqual(cm.exception.code, "approval_expired")
+        self.assertIs((cm.exception.details or {}).get("pending"), True)
+        self.approver.approvals.deny(self.pending_for_task().id)
 
 
 if __name__ == "__main__":
