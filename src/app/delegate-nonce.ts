@@ -80,6 +80,85 @@ export async function delegateNonce(
   if (status === undefined) throw new AppError("nonce_invalid", "nonce is not valid");
   if (status !== "active") throw new AppError(DEAD_CODES[status], `nonce is ${status}`);
 
+  let child: ChildTerms;
+  try {
+    child = await childTerms(ctx, services, parent, input, now);
+  } catch (e) {
+    if (e instanceof AppError && (e.code === "delegation_denied" || e.code === "delegation_too_deep")) {
+      await auditRefusal(ctx, parent, input, e, now, sourceIp);
+    }
+    throw e;
+  }
+  const { depth, scopes, routes, expiresAt, maxUses, rate, constraints } = child;
+
+  const childToken = generateToken("an", now);
+  const record: NonceRecord = {
+    id: newId("nce", now),
+    tokenKey: tokenKey(childToken),
+    service: parent.service,
+    scopes,
+    routes,
+    agent: input.agent ?? parent.agent,
+    task: input.task ?? parent.task,
+    maxUses,
+    uses: 0,
+    constraints,
+    rate,
+    metadata: null,
+    ...(parent.credentialParams ? { credentialParams: parent.credentialParams } : {}),
+    issuedBy: parent.issuedBy,
+    createdAt: now,
+    expiresAt,
+    revokedAt: null,
+    parentId: parent.id,
+    depth,
+  };
+  await ctx.store.insertNonce(
+    record,
+    draftEvent(
+      "nonce.delegated",
+      { type: "nonce", id: parent.id, name: parent.agent },
+      {
+        agent: record.agent,
+        task: record.task,
+        nonceId: record.id,
+        service: record.service,
+        scopes,
+        data: {
+          parent_id: parent.id,
+          depth,
+          expires_at: new Date(expiresAt).toISOString(),
+          max_uses: maxUses,
+          ...(rate === null ? {} : { rate }),
+          ...(constraints === null ? {} : { constraints }),
+        },
+      },
+      now,
+      sourceIp,
+    ),
+  );
+  ctx.metrics.noncesIssued.inc({ service: record.service });
+  return { record, token: childToken };
+}
+
+interface ChildTerms {
+  depth: number;
+  scopes: string[];
+  routes: NonceRecord["routes"];
+  expiresAt: number;
+  maxUses: number | null;
+  rate: string | null;
+  constraints: NonceRecord["constraints"];
+}
+
+/** Every dimension of the child checked against its parent; throws the refusal (nothing issued). */
+async function childTerms(
+  ctx: AppContext,
+  services: ServiceCache,
+  parent: NonceRecord,
+  input: DelegateInput,
+  now: number,
+): Promise<ChildTerms> {
   const depth = (parent.depth ?? 0) + 1;
   if (depth > MAX_DELEGATION_DEPTH) {
     throw new AppError(
@@ -137,54 +216,46 @@ export async function delegateNonce(
   const constraints = mergeConstraints(own, parent.constraints);
   if (constraints) parseConstraints(constraints);
 
-  const childToken = generateToken("an", now);
-  const record: NonceRecord = {
-    id: newId("nce", now),
-    tokenKey: tokenKey(childToken),
-    service: parent.service,
-    scopes,
-    routes,
-    agent: input.agent ?? parent.agent,
-    task: input.task ?? parent.task,
-    maxUses,
-    uses: 0,
-    constraints,
-    rate,
-    metadata: null,
-    ...(parent.credentialParams ? { credentialParams: parent.credentialParams } : {}),
-    issuedBy: parent.issuedBy,
-    createdAt: now,
-    expiresAt,
-    revokedAt: null,
-    parentId: parent.id,
-    depth,
-  };
-  await ctx.store.insertNonce(
-    record,
-    draftEvent(
-      "nonce.delegated",
-      { type: "nonce", id: parent.id, name: parent.agent },
-      {
-        agent: record.agent,
-        task: record.task,
-        nonceId: record.id,
-        service: record.service,
-        scopes,
-        data: {
-          parent_id: parent.id,
-          depth,
-          expires_at: new Date(expiresAt).toISOString(),
-          max_uses: maxUses,
-          ...(rate === null ? {} : { rate }),
-          ...(constraints === null ? {} : { constraints }),
+  return { depth, scopes, routes, expiresAt, maxUses, rate, constraints };
+}
+
+/**
+ * A refused delegation is an audited issuance denial (`nonce.issue_denied`, as a policy refusal of `POST
+ * /v1/nonces` is), by the parent nonce: reason `delegation_<dimension>` or `delegation_too_deep`, the scopes it
+ * asked for. Best effort: the refusal stands if the audit write fails. A malformed request (400) is not audited.
+ */
+async function auditRefusal(
+  ctx: AppContext,
+  parent: NonceRecord,
+  input: DelegateInput,
+  e: AppError,
+  now: number,
+  sourceIp: string | null,
+): Promise<void> {
+  const dimension = e.details?.reason;
+  const reason = e.code === "delegation_too_deep" ? e.code : `delegation_${String(dimension ?? "denied")}`;
+  ctx.metrics.issueDenied.inc({ reason });
+  try {
+    await ctx.store.appendAudit([
+      draftEvent(
+        "nonce.issue_denied",
+        { type: "nonce", id: parent.id, name: parent.agent },
+        {
+          agent: input.agent ?? parent.agent,
+          task: input.task ?? parent.task,
+          nonceId: parent.id,
+          service: parent.service,
+          scopes: [...new Set(Array.isArray(input.scope) ? input.scope : [input.scope])],
+          reason,
+          data: { parent_id: parent.id, depth: (parent.depth ?? 0) + 1 },
         },
-      },
-      now,
-      sourceIp,
-    ),
-  );
-  ctx.metrics.noncesIssued.inc({ service: record.service });
-  return { record, token: childToken };
+        now,
+        sourceIp,
+      ),
+    ]);
+  } catch (err) {
+    ctx.log.error({ err: err instanceof Error ? err.name : "error" }, "delegation refusal audit write failed");
+  }
 }
 
 /** Lineage for views: `parent_id` and `depth` of any nonce (a root: null and 0). */

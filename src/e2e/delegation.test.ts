@@ -201,6 +201,11 @@ describe.each([
       expect(
         await events("nonce.delegated", undefined).then((e) => e.filter((x) => x.data?.parent_id === root.id)),
       ).toEqual([]);
+      // Each refusal is audited as an issuance denial by the parent nonce, with its dimension.
+      const denied = await events("nonce.issue_denied", root.id);
+      expect(denied.map((e) => e.reason).sort()).toEqual(cases.map(([, r]) => `delegation_${r}`).sort());
+      expect(denied[0]).toMatchObject({ actor: { type: "nonce", id: root.id }, agent: "orchestrator" });
+      expect(denied.find((e) => e.scopes?.includes("write"))?.data).toMatchObject({ parent_id: root.id, depth: 1 });
 
       // A child's own constraints are ANDed with the parent's: asking for more never gets more.
       const child = await root.delegate({ scope: "GET /items/{id}", constraints: { "query.limit": { max: 100 } } });
@@ -219,6 +224,7 @@ describe.each([
     const before = await countNonces();
     expect(await refusal(n.delegate({ scope: "read" }))).toMatchObject({ code: "delegation_too_deep", status: 403 });
     expect(await countNonces()).toBe(before);
+    expect((await events("nonce.issue_denied", n.id)).map((e) => e.reason)).toEqual(["delegation_too_deep"]);
     expect(await gw(n.nonce)).toMatchObject({ status: 200 });
   });
 
