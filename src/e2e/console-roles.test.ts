@@ -86,7 +86,7 @@ describe.skipIf(!hasChromium)("security console roles and key handling in chromi
     for (const view of ["live", "nonces", "keys"]) {
       await page.goto(`${env.origin}/console/${view}`);
       await page.getByRole("heading", { level: 1 }).waitFor();
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      const overflow = await page.evaluate<number>("document.documentElement.scrollWidth - window.innerWidth");
       expect(overflow, view).toBeLessThanOrEqual(0);
     }
     await page.goto(`${env.origin}/console/nonces`);
@@ -107,10 +107,9 @@ describe.skipIf(!hasChromium)("security console roles and key handling in chromi
       await page.getByRole("link", { name: view, exact: true }).click();
       await page.getByRole("heading", { name: view, level: 1 }).waitFor();
     }
-    const storage = await page.evaluate(() => ({
-      local: Object.keys(localStorage).length,
-      session: Object.values(sessionStorage),
-    }));
+    const storage = await page.evaluate<{ local: number; session: string[] }>(
+      "({ local: localStorage.length, session: Object.values(sessionStorage) })",
+    );
     expect(storage.local).toBe(0);
     expect(storage.session).toEqual([env.keys.admin]);
     expect(await context.cookies()).toEqual([]);

@@ -53,12 +53,12 @@ describe.skipIf(!hasChromium)("security console in chromium", () => {
     await page.getByRole("link", { name: "Nonces", exact: true }).focus();
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "Nonces", level: 1 }).waitFor();
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(1);
+    expect(await page.evaluate<number>("sessionStorage.length")).toBe(1);
     await page.reload();
     await page.getByRole("heading", { name: "Nonces", level: 1 }).waitFor();
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByLabel("API key").waitFor();
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(await page.evaluate<number>("sessionStorage.length")).toBe(0);
     await context.close();
   });
 

@@ -67,6 +67,15 @@ export function Nonces({ me }: { me: Whoami }) {
   return (
     <section aria-labelledby="nonces-h">
       <h1 id="nonces-h">Nonces</h1>
+      {canRevoke && (
+        <RevokeMatching
+          onDone={(msg) => {
+            setMessage(msg);
+            setReload((n) => n + 1);
+          }}
+        />
+      )}
+      <h2>Find nonces</h2>
       <form
         class="filters"
         aria-label="Filter nonces"
@@ -152,14 +161,6 @@ export function Nonces({ me }: { me: Whoami }) {
         <button type="button" class="secondary" onClick={more}>
           Load more nonces
         </button>
-      )}
-      {canRevoke && (
-        <RevokeMatching
-          onDone={(msg) => {
-            setMessage(msg);
-            setReload((n) => n + 1);
-          }}
-        />
       )}
     </section>
   );
