@@ -62,7 +62,6 @@ export function Approvals({ me }: { me: Whoami }) {
               <th scope="col">Task</th>
               <th scope="col">Service and scopes</th>
               <th scope="col">TTL</th>
-              <th scope="col">Requested by</th>
               <th scope="col">Requested</th>
               <th scope="col">{status === "pending" ? "Expires" : "Decided"}</th>
               {canDecide && status === "pending" && <th scope="col">Decision</th>}
@@ -71,8 +70,11 @@ export function Approvals({ me }: { me: Whoami }) {
           <tbody>
             {items.map((a) => (
               <tr key={a.id} data-approval={a.id}>
-                <td class="mono" id={`apr-${a.id}`}>
-                  {a.id}
+                <td>
+                  <span class="mono" id={`apr-${a.id}`}>
+                    {a.id}
+                  </span>
+                  <div class="mono muted small">by {a.requested_by}</div>
                 </td>
                 <td>{a.agent}</td>
                 <td>
@@ -82,7 +84,6 @@ export function Approvals({ me }: { me: Whoami }) {
                   <strong>{a.service}</strong> {a.scopes.join(", ")}
                 </td>
                 <td>{a.ttl_s}s</td>
-                <td class="mono">{a.requested_by}</td>
                 <td>
                   <Time iso={a.created_at} />
                 </td>
@@ -98,7 +99,7 @@ export function Approvals({ me }: { me: Whoami }) {
                     <input
                       id={`c-${a.id}`}
                       type="text"
-                      placeholder="Comment (optional)"
+                      placeholder="Comment"
                       maxLength={500}
                       value={comments[a.id] ?? ""}
                       onInput={(e) => setComments({ ...comments, [a.id]: (e.currentTarget as HTMLInputElement).value })}
