@@ -33,6 +33,7 @@ import * as trustDelete from "./v1_trust_delete.js";
 import * as trustGet from "./v1_trust_get.js";
 import * as trustList from "./v1_trust_list.js";
 import * as trustPut from "./v1_trust_put.js";
+import * as whoami from "./v1_whoami.js";
 
 export interface RouteModule {
   route: RouteConfig;
@@ -56,6 +57,7 @@ export const ROUTES: readonly RouteModule[] = [
   keysCreate,
   keysList,
   keysDelete,
+  whoami,
   trustList,
   trustPut,
   trustGet,
