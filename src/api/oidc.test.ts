@@ -81,6 +81,12 @@ describe("trust relationships API", () => {
     expect(types.filter((t: string) => t.startsWith("trust."))).toEqual(
       expect.arrayContaining(["trust.created", "trust.updated", "trust.deleted"]),
     );
+    // Every type is a filter (list and stream take the one list in core/audit-types.ts).
+    for (const type of ["trust.created", "trust.updated", "trust.deleted"]) {
+      const page = await h.call("GET", `/v1/audit?type=${type}`);
+      expect(page.status).toBe(200);
+      expect(page.body.events.map((e: { type: string }) => e.type)).toEqual([type]);
+    }
   });
 
   it("answers bad input with its documented code", async () => {

@@ -151,35 +151,9 @@ export interface Actor {
   name: string;
 }
 
-export type AuditType =
-  | "nonce.issued"
-  | "nonce.issue_denied"
-  | "nonce.used"
-  | "nonce.completed"
-  | "nonce.rejected"
-  | "nonce.revoked"
-  | "nonce.delegated"
-  | "nonce.canary_tripped"
-  | "nonce.replayed"
-  | "service.created"
-  | "service.updated"
-  | "service.deleted"
-  | "credential.set"
-  | "credential.minted"
-  | "credential.destroyed"
-  | "credential.rotated"
-  | "credential.mint_failed"
-  | "key.created"
-  | "key.revoked"
-  | "trust.created"
-  | "trust.updated"
-  | "trust.deleted"
-  | "system.started"
-  | "master_key.rotated"
-  | "approval.requested"
-  | "approval.approved"
-  | "approval.denied"
-  | "approval.expired";
+export type { AuditType } from "./audit-types.js";
+
+import type { AuditType } from "./audit-types.js";
 
 export interface AuditRequest {
   method: string;

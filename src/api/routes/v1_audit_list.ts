@@ -1,36 +1,11 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { queryAudit } from "../../app/audit-query.js";
 import { publicEvent } from "../../core/audit-chain.js";
+import { AUDIT_TYPES } from "../../core/audit-types.js";
 import type { ApiDeps, ApiEnv } from "../env.js";
 import { bearer, Cursor, jsonResponse, Label, Limit, NonceId, pickErrors, ServiceName } from "../schemas.js";
 
-export const AUDIT_TYPES = [
-  "nonce.issued",
-  "nonce.issue_denied",
-  "nonce.used",
-  "nonce.completed",
-  "nonce.rejected",
-  "nonce.revoked",
-  "nonce.delegated",
-  "nonce.canary_tripped",
-  "nonce.replayed",
-  "service.created",
-  "service.updated",
-  "service.deleted",
-  "credential.set",
-  "credential.minted",
-  "credential.destroyed",
-  "credential.rotated",
-  "credential.mint_failed",
-  "key.created",
-  "key.revoked",
-  "system.started",
-  "master_key.rotated",
-  "approval.requested",
-  "approval.approved",
-  "approval.denied",
-  "approval.expired",
-] as const;
+export { AUDIT_TYPES };
 
 export const AuditTime = z
   .string()
