@@ -18,7 +18,7 @@ function header(incoming: IncomingMessage, name: string): string | undefined {
   return incoming.headersDistinct[name]?.join(", ");
 }
 
-export function createFastIssue(ctx: AppContext, issue: IssueHandler): FastPath {
+export function createFastIssue(ctx: AppContext<unknown>, issue: IssueHandler): FastPath {
   return (incoming, res) => {
     const url = incoming.url;
     if (incoming.method !== "POST" || url === undefined || !url.startsWith(ISSUE_PATH)) return false;

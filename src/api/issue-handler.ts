@@ -1,10 +1,11 @@
 import type { ApiKeyCache } from "../app/api-key-cache.js";
 import { authenticate } from "../app/auth.js";
 import type { AppContext } from "../app/context.js";
-import { issueNonce } from "../app/issue-nonce.js";
+import { type IssuanceStore, issueNonce } from "../app/issue-nonce.js";
 import type { ServiceCache } from "../app/service-cache.js";
 import { gatewayUrl } from "../config.js";
 import { AppError, type ErrorCode, errorBody, httpStatus } from "../core/errors.js";
+import type { ApiKeyStore, TrustStore } from "../store/store.js";
 import { approvalView } from "./approval-schemas.js";
 import { declaredTooLarge } from "./body.js";
 import { validationError } from "./errors.js";
@@ -62,7 +63,11 @@ function bodyValue(contentType: string | undefined, body: Buffer): unknown {
   }
 }
 
-export function createIssueHandler(ctx: AppContext, keys: ApiKeyCache, services: ServiceCache): IssueHandler {
+export function createIssueHandler(
+  ctx: AppContext<IssuanceStore & ApiKeyStore & TrustStore>,
+  keys: ApiKeyCache,
+  services: ServiceCache,
+): IssueHandler {
   const gateway = gatewayUrl(ctx.config);
   const fail = (requestId: string, code: ErrorCode, message: string, details?: Record<string, unknown>) => ({
     status: httpStatus(code),

@@ -6,12 +6,13 @@ import type { ApiKeyCache } from "../app/api-key-cache.js";
 import { authenticate } from "../app/auth.js";
 import type { AppContext } from "../app/context.js";
 import { newId } from "../core/ids.js";
+import type { ApiKeyStore, TrustStore } from "../store/store.js";
 import { declaredTooLarge, MAX_BODY_BYTES, readIncoming } from "./body.js";
 import type { ApiEnv } from "./env.js";
 import { errorResponse } from "./errors.js";
 
 /** Request id (always ours, never the client's, so logs cannot be spoofed) and the request counter. */
-export function requestContext(ctx: AppContext): MiddlewareHandler<ApiEnv> {
+export function requestContext(ctx: AppContext<unknown>): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const requestId = newId("req", ctx.clock.now());
     c.set("requestId", requestId);
@@ -42,7 +43,10 @@ export const ISSUE_PATH = "/v1/nonces";
 /** Issuance authenticates and reads its body itself, in the handler both its entry points share. */
 const ownsBody = (c: Context<ApiEnv>) => c.req.method === "POST" && c.req.path === ISSUE_PATH;
 
-export function requireApiKey(ctx: AppContext, keys?: ApiKeyCache): MiddlewareHandler<ApiEnv> {
+export function requireApiKey(
+  ctx: AppContext<ApiKeyStore & TrustStore>,
+  keys?: ApiKeyCache,
+): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     if (ownsBody(c) || (c.req.method === "POST" && c.req.path === DELEGATE_PATH)) return next();
     const key = await authenticate(ctx, c.req.header("authorization"), keys);

@@ -7,6 +7,7 @@ import { isRoutePattern, resolveScopes, scopeFamily } from "../core/scopes.js";
 import { generateToken, isWellFormed, tokenKey } from "../core/tokens.js";
 import { resolveTtl } from "../core/ttl.js";
 import type { NonceRecord } from "../core/types.js";
+import type { AuditStore, NonceStore } from "../store/store.js";
 import { draftEvent } from "./audit-draft.js";
 import type { AppContext } from "./context.js";
 import type { IssuedNonce } from "./issue-nonce.js";
@@ -40,7 +41,7 @@ function refuse(reason: string, message: string): never {
  * service and its minted-credential parameters.
  */
 export async function delegateNonce(
-  ctx: AppContext,
+  ctx: AppContext<NonceStore & AuditStore>,
   services: ServiceCache,
   authorization: string | undefined,
   input: DelegateInput,
