@@ -31,15 +31,25 @@ export function createFastIssue(ctx: AppContext<unknown>, issue: IssueHandler): 
       contentLength: header(incoming, "content-length"),
       sourceIp: incoming.socket?.remoteAddress ?? null,
       readBody: () => readIncoming(incoming),
-    }).then((answer) => {
-      const headers: Record<string, string> = { "content-type": "application/json", "x-request-id": requestId };
-      if (answer.close) headers.connection = "close";
-      res.writeHead(answer.status, headers);
-      res.end(JSON.stringify(answer.body));
-      ctx.metrics.apiRequests.inc({ method: "POST", route: ISSUE_PATH, status: String(answer.status) });
-      // Tells this entry point's answers from Hono's (same body, headers and request counter otherwise).
-      ctx.metrics.apiFastPath.inc({ status: String(answer.status) });
-    });
+    })
+      .then((answer) => {
+        const headers: Record<string, string> = { "content-type": "application/json", "x-request-id": requestId };
+        if (answer.close) headers.connection = "close";
+        res.writeHead(answer.status, headers);
+        res.end(JSON.stringify(answer.body));
+        ctx.metrics.apiRequests.inc({ method: "POST", route: ISSUE_PATH, status: String(answer.status) });
+        // Tells this entry point's answers from Hono's (same body, headers and request counter otherwise).
+        ctx.metrics.apiFastPath.inc({ status: String(answer.status) });
+      })
+      // The handler never rejects; this is for a write that throws, which must not become an unhandled rejection.
+      .catch((e: unknown) => {
+        const err = e instanceof Error ? e : new Error(String(e));
+        ctx.log.error(
+          { err: { message: err.message, stack: err.stack }, request_id: requestId },
+          "response write failed",
+        );
+        res.destroy();
+      });
     return true;
   };
 }
