@@ -7,6 +7,7 @@ import { registerConsole } from "./console.js";
 import type { ApiEnv } from "./env.js";
 import { errorResponse, onApiError, validationHook } from "./errors.js";
 import { createFastIssue, type FastPath } from "./fast-issue.js";
+import { createIssueHandler } from "./issue-handler.js";
 import { limitBody, requestContext, requireApiKey } from "./middleware.js";
 import { ROUTES } from "./routes/index.js";
 
@@ -26,12 +27,15 @@ export function createApiApp(ctx: AppContext, opts: ApiOptions = {}): OpenAPIHon
   return createApi(ctx, opts).app;
 }
 
-/** The Hono app and the node:http fast path for `POST /v1/nonces`, sharing the key and service caches. */
+/** The Hono app and the node:http entry point for `POST /v1/nonces`, sharing one issuance handler. */
 export function createApi(ctx: AppContext, opts: ApiOptions = {}): { app: OpenAPIHono<ApiEnv>; fastIssue: FastPath } {
   const app = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
   let audit: Promise<AuditRuntime> | undefined = opts.audit ? Promise.resolve(opts.audit) : undefined;
-  const deps = { ctx, services: createServiceCache(ctx), audit: () => (audit ??= startAuditRuntime(ctx)) };
   const keys = createApiKeyCache(ctx);
+  const services = createServiceCache(ctx);
+  // One issuance handler for both entry points: the Hono route below and the node:http listener.
+  const issue = createIssueHandler(ctx, keys, services);
+  const deps = { ctx, services, issue, audit: () => (audit ??= startAuditRuntime(ctx)) };
   app.use("*", requestContext(ctx));
   app.use("/v1/*", requireApiKey(ctx, keys), limitBody());
   for (const m of ROUTES) m.register(app, deps);
@@ -39,5 +43,5 @@ export function createApi(ctx: AppContext, opts: ApiOptions = {}): { app: OpenAP
   // The path is not echoed: a mistyped URL may carry a token.
   app.notFound((c) => errorResponse(c, "not_found", "no such route"));
   app.onError(onApiError(ctx));
-  return { app, fastIssue: createFastIssue(ctx, keys, deps.services) };
+  return { app, fastIssue: createFastIssue(ctx, issue) };
 }

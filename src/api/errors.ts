@@ -40,7 +40,7 @@ export function validationHook(result: { success: true } | { success: false; err
   if (!result.success) throw validationError(result.error);
 }
 
-export function onApiError(ctx: AppContext) {
+export function onApiError(ctx: AppContext<unknown>) {
   return (err: Error, c: Context<ApiEnv>) => {
     if (err instanceof AppError) return errorResponse(c, err.code, err.message, err.details);
     if (err instanceof HTTPException) {

@@ -6,13 +6,13 @@ import type { ApiKeyCache } from "../app/api-key-cache.js";
 import { authenticate } from "../app/auth.js";
 import type { AppContext } from "../app/context.js";
 import { newId } from "../core/ids.js";
+import type { ApiKeyStore, TrustStore } from "../store/store.js";
+import { declaredTooLarge, MAX_BODY_BYTES, readIncoming } from "./body.js";
 import type { ApiEnv } from "./env.js";
 import { errorResponse } from "./errors.js";
 
-export const MAX_BODY_BYTES = 64 * 1024;
-
 /** Request id (always ours, never the client's, so logs cannot be spoofed) and the request counter. */
-export function requestContext(ctx: AppContext): MiddlewareHandler<ApiEnv> {
+export function requestContext(ctx: AppContext<unknown>): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const requestId = newId("req", ctx.clock.now());
     c.set("requestId", requestId);
@@ -37,9 +37,18 @@ export function sourceIp(c: { env: ApiEnv["Bindings"] | undefined }): string | n
 /** Authenticated by the parent nonce instead of an API key (src/app/delegate-nonce.ts). */
 const DELEGATE_PATH = "/v1/nonces/delegate";
 
-export function requireApiKey(ctx: AppContext, keys?: ApiKeyCache): MiddlewareHandler<ApiEnv> {
+/** `POST` here is issuance: one handler (issue-handler.ts) for the Hono route and the node:http entry point. */
+export const ISSUE_PATH = "/v1/nonces";
+
+/** Issuance authenticates and reads its body itself, in the handler both its entry points share. */
+const ownsBody = (c: Context<ApiEnv>) => c.req.method === "POST" && c.req.path === ISSUE_PATH;
+
+export function requireApiKey(
+  ctx: AppContext<ApiKeyStore & TrustStore>,
+  keys?: ApiKeyCache,
+): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
-    if (c.req.method === "POST" && c.req.path === DELEGATE_PATH) return next();
+    if (ownsBody(c) || (c.req.method === "POST" && c.req.path === DELEGATE_PATH)) return next();
     const key = await authenticate(ctx, c.req.header("authorization"), keys);
     c.set("caller", { key, sourceIp: sourceIp(c) });
     await next();
@@ -51,24 +60,6 @@ function tooLarge(c: Context<ApiEnv>) {
   return errorResponse(c, "payload_too_large", "request body is larger than 64 KiB");
 }
 
-/** Reads the whole body from the socket, or null once it exceeds `max` bytes. */
-function readIncoming(incoming: IncomingMessage, max: number): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > max) {
-        incoming.off("data", onData);
-        resolve(null);
-      } else chunks.push(chunk);
-    };
-    incoming.on("data", onData);
-    incoming.once("end", () => resolve(Buffer.concat(chunks, size)));
-    incoming.once("error", reject);
-  });
-}
-
 /**
  * The 64 KiB body limit. On node:http the body is read straight from the IncomingMessage (with the limit
  * enforced while reading) and handed to Hono's body cache: building a WHATWG Request and stream per request
@@ -78,11 +69,11 @@ export function limitBody(): MiddlewareHandler<ApiEnv> {
   const fallback = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => tooLarge(c as Context<ApiEnv>) });
   return async (c, next) => {
     const incoming = c.env?.incoming;
+    if (ownsBody(c)) return next();
     if (!incoming) return fallback(c, next);
     const method = c.req.method;
     if (method === "GET" || method === "HEAD") return next();
-    const declared = c.req.header("content-length");
-    if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) return tooLarge(c);
+    if (declaredTooLarge(c.req.header("content-length"))) return tooLarge(c);
     const body = await readIncoming(incoming, MAX_BODY_BYTES);
     if (body === null) return tooLarge(c);
     // If anything still builds a WHATWG Request, @hono/node-server uses rawBody instead of the consumed stream.

@@ -1,4 +1,5 @@
 import type { ApiKeyRecord } from "../core/types.js";
+import type { ApiKeyStore } from "../store/store.js";
 import type { AppContext } from "./context.js";
 
 /**
@@ -12,7 +13,10 @@ export interface ApiKeyCache {
   dispose(): void;
 }
 
-export function createApiKeyCache(ctx: AppContext, opts: { ttlMs?: number; max?: number } = {}): ApiKeyCache {
+export function createApiKeyCache(
+  ctx: AppContext<ApiKeyStore>,
+  opts: { ttlMs?: number; max?: number } = {},
+): ApiKeyCache {
   const ttlMs = opts.ttlMs ?? 1000;
   const max = opts.max ?? 10_000;
   const entries = new Map<string, { rec: ApiKeyRecord; at: number }>();

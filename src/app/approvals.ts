@@ -1,7 +1,7 @@
 import { AppError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import type { Actor, ApprovalRecord, ApprovalStatus, AuditDraft } from "../core/types.js";
-import type { Page, PageRequest } from "../store/store.js";
+import type { ApprovalStore, AuditStore, NonceStore, Page, PageRequest } from "../store/store.js";
 import { auditDraft, type Caller, draftEvent } from "./audit-draft.js";
 import { requireRole } from "./auth.js";
 import type { AppContext } from "./context.js";
@@ -30,7 +30,7 @@ function eventFields(a: ApprovalRecord, data: Record<string, unknown>) {
 }
 
 export async function requestApproval(
-  ctx: AppContext,
+  ctx: AppContext<ApprovalStore>,
   caller: Caller,
   plan: IssuePlan,
   timeoutMs: number,
@@ -66,7 +66,7 @@ export async function requestApproval(
 const notFound = (id: string) => new AppError("approval_not_found", `no approval with id ${JSON.stringify(id)}`);
 
 /** Marks an overdue pending request expired (once, whoever gets there first). Returns it as it now is. */
-async function expire(ctx: AppContext, a: ApprovalRecord, now: number): Promise<ApprovalRecord> {
+async function expire(ctx: AppContext<ApprovalStore>, a: ApprovalRecord, now: number): Promise<ApprovalRecord> {
   const r = await ctx.store.decideApproval(a.id, { status: "expired", by: null, comment: null, now }, (x) =>
     draftEvent("approval.expired", SYSTEM, eventFields(x, { requested_by: x.requestedBy }), now),
   );
@@ -74,7 +74,7 @@ async function expire(ctx: AppContext, a: ApprovalRecord, now: number): Promise<
 }
 
 /** The sweep: expires every overdue pending request (up to `limit`). Returns how many it expired. */
-export async function expireDue(ctx: AppContext, limit = 500): Promise<number> {
+export async function expireDue(ctx: AppContext<ApprovalStore>, limit = 500): Promise<number> {
   const now = ctx.clock.now();
   const due = await ctx.store.listApprovals({ pendingDueBy: now }, { limit });
   let n = 0;
@@ -94,7 +94,7 @@ export interface ApprovalRead {
 }
 
 export async function readApproval(
-  ctx: AppContext,
+  ctx: AppContext<ApprovalStore & NonceStore & AuditStore>,
   services: ServiceCache,
   caller: Caller,
   id: string,
@@ -117,7 +117,7 @@ export async function readApproval(
 }
 
 export async function listApprovalsFor(
-  ctx: AppContext,
+  ctx: AppContext<ApprovalStore>,
   caller: Caller,
   status: ApprovalStatus | undefined,
   page: PageRequest,
@@ -130,7 +130,7 @@ export async function listApprovalsFor(
 }
 
 export async function decideApproval(
-  ctx: AppContext,
+  ctx: AppContext<ApprovalStore>,
   caller: Caller,
   id: string,
   decision: "approved" | "denied",

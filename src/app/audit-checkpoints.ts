@@ -3,7 +3,7 @@ import { readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Clock } from "../core/clock.js";
 import type { AuditCheckpoint } from "../core/types.js";
-import type { Store } from "../store/store.js";
+import type { AuditCheckpointStore, AuditStore } from "../store/store.js";
 import type { AuditSigner } from "./audit-signing.js";
 import type { Logger } from "./logger.js";
 
@@ -59,7 +59,7 @@ async function writeLatestCheckpoint(dataDir: string, c: AuditCheckpoint): Promi
 }
 
 /** True when the chain in the store still contains `c` (as an event, or as the retention anchor row). */
-export async function chainContains(store: Store, c: AuditCheckpoint): Promise<boolean> {
+export async function chainContains(store: AuditStore & AuditCheckpointStore, c: AuditCheckpoint): Promise<boolean> {
   const [e] = await store.scanAudit(c.seq - 1, 1);
   if (e && e.seq === c.seq) return e.hash === c.hash;
   const row = await store.latestCheckpoint({ maxSeq: c.seq, kids: [c.kid] });
@@ -67,7 +67,7 @@ export async function chainContains(store: Store, c: AuditCheckpoint): Promise<b
 }
 
 export interface CheckpointerOptions {
-  store: Store;
+  store: AuditStore & AuditCheckpointStore;
   signer: AuditSigner;
   clock: Clock;
   log: Logger;

@@ -44,7 +44,7 @@ export function draftEvent(
 
 /** Builds a control-plane audit draft; the store assigns seq and hashes in the same transaction as the change. */
 export function auditDraft(
-  ctx: AppContext,
+  ctx: AppContext<unknown>,
   caller: Caller,
   type: AuditType,
   fields: DraftFields,

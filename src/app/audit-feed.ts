@@ -1,5 +1,5 @@
 import type { AuditEvent } from "../core/types.js";
-import type { Store } from "../store/store.js";
+import type { AuditStore } from "../store/store.js";
 import type { Logger } from "./logger.js";
 
 /**
@@ -19,7 +19,7 @@ export class AuditFeed {
   private again = false;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: AuditStore,
     private readonly log: Logger,
     private readonly pollMs: number,
   ) {}

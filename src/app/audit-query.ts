@@ -1,12 +1,12 @@
 import type { AuditEvent } from "../core/types.js";
-import type { AuditFilter, Page, PageRequest } from "../store/store.js";
+import type { AuditFilter, AuditStore, Page, PageRequest } from "../store/store.js";
 import type { Caller } from "./audit-draft.js";
 import { requireRole } from "./auth.js";
 import type { AppContext } from "./context.js";
 
 /** Audit reads. Issuers see only the events of nonces they issued (the store joins on the issuing key). */
 export async function queryAudit(
-  ctx: AppContext,
+  ctx: AppContext<AuditStore>,
   caller: Caller,
   filter: Omit<AuditFilter, "issuedBy">,
   page: PageRequest,

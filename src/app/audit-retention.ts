@@ -1,4 +1,4 @@
-import type { Store } from "../store/store.js";
+import type { AuditCheckpointStore, AuditStore } from "../store/store.js";
 
 /**
  * Retention: events older than the configured age are deleted, but only through a checkpoint signed by a
@@ -16,7 +16,7 @@ export interface PruneResult {
 }
 
 /** The largest seq whose event is older than `cutoff` (event times follow seq order to within milliseconds). */
-async function lastSeqBefore(store: Store, cutoff: number): Promise<number | null> {
+async function lastSeqBefore(store: AuditStore, cutoff: number): Promise<number | null> {
   const [first] = await store.scanAudit(0, 1);
   if (!first || first.time >= cutoff) return null;
   let lo = first.seq;
@@ -32,7 +32,7 @@ async function lastSeqBefore(store: Store, cutoff: number): Promise<number | nul
 }
 
 export async function pruneAuditTrail(
-  store: Store,
+  store: AuditStore & AuditCheckpointStore,
   o: { now: number; retentionMs: number; trustedKids: ReadonlySet<string> },
 ): Promise<PruneResult> {
   const old = await lastSeqBefore(store, o.now - o.retentionMs);

@@ -1,4 +1,5 @@
 import type { AuditCheckpoint } from "../core/types.js";
+import type { AuditCheckpointStore, AuditStore } from "../store/store.js";
 import { Checkpointer, readLatestCheckpoint } from "./audit-checkpoints.js";
 import { AuditFeed } from "./audit-feed.js";
 import { type PruneResult, pruneAuditTrail } from "./audit-retention.js";
@@ -32,7 +33,7 @@ export interface AuditRuntime {
 
 const RETENTION_EVERY_MS = 3_600_000;
 
-export async function startAuditRuntime(ctx: AppContext): Promise<AuditRuntime> {
+export async function startAuditRuntime(ctx: AppContext<AuditStore & AuditCheckpointStore>): Promise<AuditRuntime> {
   const cfg = ctx.config.audit;
   const dataDir = ctx.config.dataDir;
   const signer = await loadAuditSigner(dataDir);

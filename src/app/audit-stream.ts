@@ -1,6 +1,6 @@
 import { publicEvent } from "../core/audit-chain.js";
 import { auditCursor } from "../store/rows.js";
-import type { AuditFilter } from "../store/store.js";
+import type { AuditFilter, AuditStore } from "../store/store.js";
 import type { Caller } from "./audit-draft.js";
 import { queryAudit } from "./audit-query.js";
 import type { AuditRuntime } from "./audit-runtime.js";
@@ -24,7 +24,7 @@ export interface StreamOptions {
 }
 
 export async function openAuditStream(
-  ctx: AppContext,
+  ctx: AppContext<AuditStore>,
   audit: AuditRuntime,
   caller: Caller,
   o: StreamOptions,

@@ -1,6 +1,6 @@
 import { ChainVerifier, GENESIS_HASH } from "../core/audit-chain.js";
 import type { AuditCheckpoint } from "../core/types.js";
-import type { Store } from "../store/store.js";
+import type { AuditCheckpointStore, AuditStore } from "../store/store.js";
 import { checkpointSignatureValid } from "./audit-signing.js";
 
 /**
@@ -43,7 +43,10 @@ export interface VerifyOptions {
   pageSize?: number;
 }
 
-export async function verifyAudit(store: Store, o: VerifyOptions): Promise<AuditVerifyResult> {
+export async function verifyAudit(
+  store: AuditStore & AuditCheckpointStore,
+  o: VerifyOptions,
+): Promise<AuditVerifyResult> {
   const pageSize = o.pageSize ?? 1000;
   const head = await store.auditHead();
   let checkpoints = 0;

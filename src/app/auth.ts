@@ -1,6 +1,7 @@
 import { AppError } from "../core/errors.js";
 import { hashToken, isWellFormed } from "../core/tokens.js";
 import type { ApiKeyRecord, Role } from "../core/types.js";
+import type { ApiKeyStore, TrustStore } from "../store/store.js";
 import type { ApiKeyCache } from "./api-key-cache.js";
 import type { AppContext } from "./context.js";
 import { looksLikeJwt, oidcVerifierFor } from "./oidc.js";
@@ -20,7 +21,7 @@ export function bearerToken(authorization: string | undefined): string | null {
 }
 
 export async function authenticate(
-  ctx: AppContext,
+  ctx: AppContext<ApiKeyStore & TrustStore>,
   authorization: string | undefined,
   cache?: ApiKeyCache,
 ): Promise<ApiKeyRecord> {

@@ -18,7 +18,7 @@ import type { MasterKeys } from "../core/crypto.js";
 import { AppError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import { generateToken, hashToken, isWellFormed } from "../core/tokens.js";
-import type { Store } from "../store/store.js";
+import type { ApiKeyStore } from "../store/store.js";
 import { systemDraft } from "./audit-draft.js";
 
 /**
@@ -120,7 +120,7 @@ export function addMasterKeyVersion(config: Config): MasterKeys {
  * Creates the first admin key when the store has no key at all. Returns the key only when it was generated on
  * this start (the caller prints it once); a key given in the config is installed silently.
  */
-export async function ensureAdminKey(store: Store, config: Config, clock: Clock): Promise<string | null> {
+export async function ensureAdminKey(store: ApiKeyStore, config: Config, clock: Clock): Promise<string | null> {
   if ((await store.countApiKeys()) > 0) return null;
   const given = config.adminKey;
   if (given !== undefined && !isWellFormed(given, "ank")) {

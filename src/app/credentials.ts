@@ -1,5 +1,6 @@
 import { fingerprint, seal } from "../core/crypto.js";
 import { AppError } from "../core/errors.js";
+import type { ServiceStore } from "../store/store.js";
 import { auditDraft, type Caller } from "./audit-draft.js";
 import { requireRole } from "./auth.js";
 import type { AppContext } from "./context.js";
@@ -54,7 +55,7 @@ function plaintextFor(authType: string, input: CredentialInput): Buffer {
  * fingerprint. The plaintext Buffer is zeroed once sealed (the request's JS string cannot be, and is dropped).
  */
 export async function setCredential(
-  ctx: AppContext,
+  ctx: AppContext<ServiceStore>,
   caller: Caller,
   name: string,
   input: CredentialInput,

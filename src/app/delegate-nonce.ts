@@ -7,6 +7,7 @@ import { isRoutePattern, resolveScopes, scopeFamily } from "../core/scopes.js";
 import { generateToken, isWellFormed, tokenKey } from "../core/tokens.js";
 import { resolveTtl } from "../core/ttl.js";
 import type { NonceRecord } from "../core/types.js";
+import type { AuditStore, NonceStore } from "../store/store.js";
 import { draftEvent } from "./audit-draft.js";
 import type { AppContext } from "./context.js";
 import type { IssuedNonce } from "./issue-nonce.js";
@@ -40,7 +41,7 @@ function refuse(reason: string, message: string): never {
  * service and its minted-credential parameters.
  */
 export async function delegateNonce(
-  ctx: AppContext,
+  ctx: AppContext<NonceStore & AuditStore>,
   services: ServiceCache,
   authorization: string | undefined,
   input: DelegateInput,
@@ -153,7 +154,7 @@ interface ChildTerms {
 
 /** Every dimension of the child checked against its parent; throws the refusal (nothing issued). */
 async function childTerms(
-  ctx: AppContext,
+  ctx: AppContext<unknown>,
   services: ServiceCache,
   parent: NonceRecord,
   input: DelegateInput,
@@ -225,7 +226,7 @@ async function childTerms(
  * asked for. Best effort: the refusal stands if the audit write fails. A malformed request (400) is not audited.
  */
 async function auditRefusal(
-  ctx: AppContext,
+  ctx: AppContext<AuditStore>,
   parent: NonceRecord,
   input: DelegateInput,
   e: AppError,

@@ -8,6 +8,7 @@ import { resolveScopes } from "../core/scopes.js";
 import { generateToken, tokenKey } from "../core/tokens.js";
 import { resolveTtl } from "../core/ttl.js";
 import type { ApprovalRecord, AuditDraft, NonceRecord } from "../core/types.js";
+import type { ApprovalStore, AuditStore, NonceStore } from "../store/store.js";
 import { requestApproval } from "./approvals.js";
 import { auditDraft, type Caller } from "./audit-draft.js";
 import type { AppContext } from "./context.js";
@@ -66,8 +67,11 @@ export type IssueOutcome = ({ kind: "issued" } & IssuedNonce) | { kind: "pending
  * issued), then one service lookup (cached), then one insert transaction that also writes `nonce.issued`.
  * A policy rule with `approval.required` stops after the checks: the request waits (src/app/approvals.ts).
  */
+/** What issuance writes: the nonce and its event, or the approval request. */
+export type IssuanceStore = NonceStore & AuditStore & ApprovalStore;
+
 export async function issueNonce(
-  ctx: AppContext,
+  ctx: AppContext<IssuanceStore>,
   services: ServiceCache,
   caller: Caller,
   input: IssueInput,
@@ -85,7 +89,7 @@ export async function issueNonce(
 }
 
 async function planIssue(
-  ctx: AppContext,
+  ctx: AppContext<NonceStore & AuditStore>,
   caller: Caller,
   input: IssueInput,
   now: number,
@@ -168,7 +172,7 @@ async function planIssue(
  * decision time for an approved request.
  */
 export async function buildNonce(
-  ctx: AppContext,
+  ctx: AppContext<NonceStore & AuditStore>,
   services: ServiceCache,
   caller: Caller,
   plan: IssuePlan,
@@ -222,7 +226,7 @@ export async function buildNonce(
 
 /** Stores the nonce with its `nonce.issued` event through `insert` (a plain insert, or an approval's delivery). */
 export async function insertIssued<T>(
-  ctx: AppContext,
+  ctx: AppContext<NonceStore & AuditStore>,
   caller: Caller,
   record: NonceRecord,
   now: number,

@@ -2,6 +2,7 @@ import { AppError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import { generateToken, hashToken } from "../core/tokens.js";
 import type { ApiKeyRecord, IssuerPolicy, Role } from "../core/types.js";
+import type { ApiKeyStore } from "../store/store.js";
 import { auditDraft, type Caller } from "./audit-draft.js";
 import { requireRole } from "./auth.js";
 import type { AppContext } from "./context.js";
@@ -18,7 +19,7 @@ export interface KeyInput {
  * nothing) and refused for admins and auditors (it would suggest a restriction that does not exist).
  */
 export async function createKey(
-  ctx: AppContext,
+  ctx: AppContext<ApiKeyStore>,
   caller: Caller,
   input: KeyInput,
 ): Promise<{ record: ApiKeyRecord; key: string }> {
@@ -47,7 +48,7 @@ export async function createKey(
   return { record, key };
 }
 
-export async function listKeys(ctx: AppContext, caller: Caller): Promise<ApiKeyRecord[]> {
+export async function listKeys(ctx: AppContext<ApiKeyStore>, caller: Caller): Promise<ApiKeyRecord[]> {
   requireRole(caller.key, "admin");
   return ctx.store.listApiKeys();
 }
@@ -56,7 +57,7 @@ export async function listKeys(ctx: AppContext, caller: Caller): Promise<ApiKeyR
  * Revokes a key. A key may not revoke itself: that is how the last admin key would lock everyone out, and an
  * admin who wants to retire its own key creates a successor first and revokes with that one.
  */
-export async function revokeKey(ctx: AppContext, caller: Caller, id: string): Promise<void> {
+export async function revokeKey(ctx: AppContext<ApiKeyStore>, caller: Caller, id: string): Promise<void> {
   requireRole(caller.key, "admin");
   if (id === caller.key.id) throw new AppError("conflict", "an API key cannot revoke itself; use another admin key");
   const existing = await ctx.store.getApiKey(id);

@@ -14,7 +14,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     apiFastPath: new Counter({
       name: "agent_nonce_api_fast_path_total",
-      help: "Control-plane requests answered by the node:http fast path (plain POST /v1/nonces), by status.",
+      help: "Control-plane requests answered by the node:http entry point for POST /v1/nonces, by status.",
       labelNames: ["status"] as const,
       registers: [registry],
     }),

@@ -10,6 +10,7 @@ import {
 import { AppError } from "../core/errors.js";
 import { globMatch } from "../core/glob.js";
 import type { ApiKeyRecord, TrustRecord } from "../core/types.js";
+import type { TrustStore } from "../store/store.js";
 import type { AppContext } from "./context.js";
 import { checkIssuerUrl } from "./issuer-url.js";
 
@@ -73,7 +74,7 @@ export class OidcVerifier {
   private trusts: { at: number; list: Promise<TrustRecord[]> } | null = null;
 
   constructor(
-    private readonly ctx: AppContext,
+    private readonly ctx: AppContext<TrustStore>,
     private readonly opts: OidcOptions = {},
   ) {
     const drop = () => {
@@ -263,10 +264,10 @@ function failureOf(e: unknown): Failure {
   return { depth: 0, message: "the issuer's JWKS could not be fetched" };
 }
 
-const verifiers = new WeakMap<AppContext, OidcVerifier>();
+const verifiers = new WeakMap<AppContext<TrustStore>, OidcVerifier>();
 
 /** One verifier per application context (its JWKS caches live as long as the process). */
-export function oidcVerifierFor(ctx: AppContext, opts?: OidcOptions): OidcVerifier {
+export function oidcVerifierFor(ctx: AppContext<TrustStore>, opts?: OidcOptions): OidcVerifier {
   let v = verifiers.get(ctx);
   if (!v) {
     v = new OidcVerifier(ctx, opts);

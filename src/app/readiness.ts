@@ -1,4 +1,4 @@
-import type { Store } from "../store/store.js";
+import type { StoreLifecycle } from "../store/store.js";
 
 /**
  * Readiness, shared by the control plane's and the gateway's `GET /readyz`: ready only when the store answers and
@@ -9,7 +9,7 @@ export type Readiness =
   | { ready: true }
   | { ready: false; reason: "store_unreachable" | "schema_not_current"; pending?: number[] };
 
-export async function checkReadiness(store: Store): Promise<Readiness> {
+export async function checkReadiness(store: StoreLifecycle): Promise<Readiness> {
   let pending: number[];
   try {
     pending = await store.pendingMigrations();

@@ -1,11 +1,11 @@
 import { AppError } from "../core/errors.js";
 import type { NonceRecord } from "../core/types.js";
-import type { RevokeFilter } from "../store/store.js";
+import type { NonceStore, RevokeFilter } from "../store/store.js";
 import { auditDraft, type Caller } from "./audit-draft.js";
 import { requireRole } from "./auth.js";
 import type { AppContext } from "./context.js";
 
-function revokedDraft(ctx: AppContext, caller: Caller, n: NonceRecord, now: number, reason: string) {
+function revokedDraft(ctx: AppContext<NonceStore>, caller: Caller, n: NonceRecord, now: number, reason: string) {
   return auditDraft(
     ctx,
     caller,
@@ -16,7 +16,7 @@ function revokedDraft(ctx: AppContext, caller: Caller, n: NonceRecord, now: numb
 }
 
 /** Revokes one nonce. Idempotent: revoking a revoked nonce succeeds without a second event. */
-export async function revokeNonceById(ctx: AppContext, caller: Caller, id: string): Promise<void> {
+export async function revokeNonceById(ctx: AppContext<NonceStore>, caller: Caller, id: string): Promise<void> {
   requireRole(caller.key, "admin", "issuer");
   const n = await ctx.store.getNonce(id);
   if (!n || (caller.key.role === "issuer" && n.issuedBy !== caller.key.id)) {
@@ -31,7 +31,7 @@ export async function revokeNonceById(ctx: AppContext, caller: Caller, id: strin
 
 /** Revokes every live nonce matching the filter (issuers: only their own). Returns how many. */
 export async function revokeNoncesMatching(
-  ctx: AppContext,
+  ctx: AppContext<NonceStore>,
   caller: Caller,
   filter: Omit<RevokeFilter, "issuedBy">,
 ): Promise<number> {

@@ -1,4 +1,5 @@
 import type { ServiceRecord } from "../core/types.js";
+import type { ServiceStore } from "../store/store.js";
 import type { AppContext } from "./context.js";
 
 /**
@@ -10,7 +11,7 @@ export interface ServiceCache {
   dispose(): void;
 }
 
-export function createServiceCache(ctx: AppContext, ttlMs = 1000): ServiceCache {
+export function createServiceCache(ctx: AppContext<ServiceStore>, ttlMs = 1000): ServiceCache {
   const entries = new Map<string, { rec: ServiceRecord; at: number }>();
   // Bumped on every change so a lookup that raced with a write never caches the older record.
   let generation = 0;

@@ -2,6 +2,7 @@ import { validateAwsCatalog } from "../core/aws/grants.js";
 import { AppError } from "../core/errors.js";
 import { validateCatalog } from "../core/scopes.js";
 import type { AwsServiceConfig, ScopeCatalog, ServiceAuth, ServiceRecord } from "../core/types.js";
+import type { ServiceStore } from "../store/store.js";
 import { getTemplate } from "../templates/index.js";
 import { auditDraft, type Caller } from "./audit-draft.js";
 import { requireRole } from "./auth.js";
@@ -142,7 +143,7 @@ function resolveAws(
 }
 
 export async function putService(
-  ctx: AppContext,
+  ctx: AppContext<ServiceStore>,
   caller: Caller,
   name: string,
   input: ServiceInput,
@@ -178,7 +179,11 @@ export async function putService(
   return after;
 }
 
-export async function getServiceFor(ctx: AppContext, caller: Caller, name: string): Promise<ServiceRecord> {
+export async function getServiceFor(
+  ctx: AppContext<ServiceStore>,
+  caller: Caller,
+  name: string,
+): Promise<ServiceRecord> {
   requireRole(caller.key, "admin", "issuer");
   const s = await ctx.store.getService(name);
   if (!s || (caller.key.role === "issuer" && !policyServices(caller.key.policy).has(name))) {
@@ -188,7 +193,7 @@ export async function getServiceFor(ctx: AppContext, caller: Caller, name: strin
 }
 
 /** Admins see every service; issuers see the services their policy names. */
-export async function listServicesFor(ctx: AppContext, caller: Caller): Promise<ServiceRecord[]> {
+export async function listServicesFor(ctx: AppContext<ServiceStore>, caller: Caller): Promise<ServiceRecord[]> {
   requireRole(caller.key, "admin", "issuer");
   const all = await ctx.store.listServices();
   if (caller.key.role === "admin") return all;
@@ -197,7 +202,7 @@ export async function listServicesFor(ctx: AppContext, caller: Caller): Promise<
 }
 
 /** Deletes the service; the store revokes its live nonces in the same transaction. */
-export async function deleteService(ctx: AppContext, caller: Caller, name: string): Promise<void> {
+export async function deleteService(ctx: AppContext<ServiceStore>, caller: Caller, name: string): Promise<void> {
   requireRole(caller.key, "admin");
   const now = ctx.clock.now();
   const ok = await ctx.store.deleteService(

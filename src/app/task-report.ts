@@ -1,5 +1,5 @@
 import type { AuditEvent, NonceRecord } from "../core/types.js";
-import type { Page, PageRequest } from "../store/store.js";
+import type { AuditStore, NonceStore, Page, PageRequest } from "../store/store.js";
 import type { Caller } from "./audit-draft.js";
 import { requireRole } from "./auth.js";
 import type { AppContext } from "./context.js";
@@ -12,7 +12,7 @@ import type { AppContext } from "./context.js";
 export const TASK_NONCES_MAX = 1000;
 
 export async function taskReport(
-  ctx: AppContext,
+  ctx: AppContext<NonceStore & AuditStore>,
   caller: Caller,
   task: string,
   page: PageRequest,

@@ -1,6 +1,7 @@
 import { AppError } from "../core/errors.js";
 import { GLOB_MAX } from "../core/glob.js";
 import type { IssuerPolicy, TrustRecord } from "../core/types.js";
+import type { TrustStore } from "../store/store.js";
 import { auditDraft, type Caller } from "./audit-draft.js";
 import { requireRole } from "./auth.js";
 import type { AppContext } from "./context.js";
@@ -57,7 +58,12 @@ function validate(name: string, input: TrustInput): void {
   if (input.policy) validatePolicy(input.policy);
 }
 
-export async function putTrust(ctx: AppContext, caller: Caller, name: string, input: TrustInput): Promise<TrustRecord> {
+export async function putTrust(
+  ctx: AppContext<TrustStore>,
+  caller: Caller,
+  name: string,
+  input: TrustInput,
+): Promise<TrustRecord> {
   requireRole(caller.key, "admin");
   validate(name, input);
   const now = ctx.clock.now();
@@ -99,19 +105,19 @@ export async function putTrust(ctx: AppContext, caller: Caller, name: string, in
   return record;
 }
 
-export async function getTrust(ctx: AppContext, caller: Caller, name: string): Promise<TrustRecord> {
+export async function getTrust(ctx: AppContext<TrustStore>, caller: Caller, name: string): Promise<TrustRecord> {
   requireRole(caller.key, "admin");
   const t = await ctx.store.getTrust(name);
   if (!t) throw new AppError("trust_not_found", `no trust relationship named ${JSON.stringify(name)}`);
   return t;
 }
 
-export async function listTrusts(ctx: AppContext, caller: Caller): Promise<TrustRecord[]> {
+export async function listTrusts(ctx: AppContext<TrustStore>, caller: Caller): Promise<TrustRecord[]> {
   requireRole(caller.key, "admin");
   return ctx.store.listTrusts();
 }
 
-export async function deleteTrust(ctx: AppContext, caller: Caller, name: string): Promise<void> {
+export async function deleteTrust(ctx: AppContext<TrustStore>, caller: Caller, name: string): Promise<void> {
   requireRole(caller.key, "admin");
   const now = ctx.clock.now();
   const ok = await ctx.store.deleteTrust(

@@ -1,4 +1,4 @@
-import type { AppContext } from "../app/context.js";
+import type { GatewayContext } from "../app/context.js";
 import { isAwsGrantList } from "../core/aws/grants.js";
 import { type ConstraintChecker, compileConstraints } from "../core/constraint-check.js";
 import { parseRate, type Rate } from "../core/rate.js";
@@ -81,7 +81,7 @@ export class GatewayCaches {
   private readonly onServiceChanged = (name: string) => this.services.delete(name);
   private readonly onResync = () => this.services.clear();
 
-  constructor(private readonly ctx: AppContext) {
+  constructor(private readonly ctx: GatewayContext) {
     ctx.events.on("service.changed", this.onServiceChanged);
     ctx.events.on("replica.resync", this.onResync);
   }

@@ -1,4 +1,4 @@
-import type { AppContext } from "../app/context.js";
+import type { GatewayContext } from "../app/context.js";
 import type { AuditDraft } from "../core/types.js";
 
 /**
@@ -21,7 +21,7 @@ export class CompletionLog {
   private timer: NodeJS.Timeout | null = null;
   private inFlight: Promise<void> = Promise.resolve();
 
-  constructor(private readonly ctx: AppContext) {}
+  constructor(private readonly ctx: GatewayContext) {}
 
   push(draft: AuditDraft): void {
     this.pending.push(draft);

@@ -1,5 +1,5 @@
 import { nonceDraft } from "../app/audit-draft.js";
-import type { AppContext } from "../app/context.js";
+import type { GatewayContext } from "../app/context.js";
 import type { AuditDraft } from "../core/types.js";
 import type { DeadReason } from "./dead-nonces.js";
 
@@ -54,7 +54,7 @@ export class DeadNonceLog {
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
-    private readonly ctx: AppContext,
+    private readonly ctx: GatewayContext,
     private readonly maxWindows = MAX_WINDOWS,
   ) {
     this.sweeper = setInterval(() => this.sweep(this.ctx.clock.now()), SWEEP_MS);

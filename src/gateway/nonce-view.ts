@@ -2,7 +2,7 @@ import type { ServerResponse } from "node:http";
 import type { AppContext } from "../app/context.js";
 import type { ErrorCode } from "../core/errors.js";
 import { nonceStatus } from "../core/nonces.js";
-import type { Store } from "../store/store.js";
+import type { NonceStore } from "../store/store.js";
 
 /**
  * A nonce's own view (DESIGN.md "Agent integrations"): `GET /.well-known/agent-nonce` is answered by the gateway
@@ -40,7 +40,12 @@ const DEAD: Record<string, { code: ErrorCode; message: string }> = {
 };
 
 /** Read only: the store's record by token key (a store failure throws, and the caller fails closed with 503). */
-export async function nonceView(store: Store, key: Buffer, method: string, now: number): Promise<NonceViewOutcome> {
+export async function nonceView(
+  store: NonceStore,
+  key: Buffer,
+  method: string,
+  now: number,
+): Promise<NonceViewOutcome> {
   if (method !== "GET" && method !== "HEAD") {
     return { code: "bad_request", message: `${NONCE_VIEW_PATH} answers GET only` };
   }
@@ -77,7 +82,7 @@ export function sendNonceView(res: ServerResponse, view: NonceView, requestId: s
  * metrics). A store failure fails closed with 503, like every other lookup.
  */
 export async function serveNonceView(
-  ctx: Pick<AppContext, "store" | "log">,
+  ctx: Pick<AppContext<NonceStore>, "store" | "log">,
   f: { res: ServerResponse; method: string; now: number; requestId: string },
   key: Buffer,
   reject: (code: ErrorCode, message: string) => void,

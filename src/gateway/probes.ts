@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AppContext } from "../app/context.js";
 import { checkReadiness } from "../app/readiness.js";
 import { newId } from "../core/ids.js";
+import type { StoreLifecycle } from "../store/store.js";
 import { sendError } from "./errors.js";
 
 /**
@@ -25,7 +26,11 @@ export function isProbe(req: IncomingMessage): boolean {
   );
 }
 
-export async function answerProbe(ctx: AppContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function answerProbe(
+  ctx: AppContext<StoreLifecycle>,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const requestId = newId("req", ctx.clock.now());
   if (req.url === "/readyz") {
     const r = await checkReadiness(ctx.store);

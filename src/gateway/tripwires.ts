@@ -1,5 +1,5 @@
 import { nonceDraft } from "../app/audit-draft.js";
-import type { AppContext } from "../app/context.js";
+import type { GatewayContext } from "../app/context.js";
 import type { AuditDraft } from "../core/types.js";
 import type { NonceInfo } from "./caches.js";
 import type { DeadReason } from "./dead-nonces.js";
@@ -39,7 +39,7 @@ export interface Presentation {
 export class Tripwires {
   private readonly seen = new Map<string, Seen>();
 
-  constructor(private readonly ctx: AppContext) {}
+  constructor(private readonly ctx: GatewayContext) {}
 
   /** A canary was presented: counted and written (the caller refuses it with 401 nonce_invalid). */
   async trip(info: NonceInfo, p: Presentation): Promise<void> {

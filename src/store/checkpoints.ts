@@ -2,12 +2,12 @@ import type { Kysely } from "kysely";
 import { latestCheckpointQuery, listCheckpointsQuery } from "./queries.js";
 import { checkpointFromRow, checkpointToRow } from "./rows.js";
 import type { AuditCheckpointRow, Database } from "./schema.js";
-import type { Store } from "./store.js";
+import type { AuditCheckpointStore } from "./store.js";
 
 /** Signed audit checkpoints: the same kysely queries on both dialects (not on the hot path). */
 export function checkpointMethods(
   k: Kysely<Database>,
-): Pick<Store, "insertCheckpoint" | "listCheckpoints" | "latestCheckpoint"> {
+): Pick<AuditCheckpointStore, "insertCheckpoint" | "listCheckpoints" | "latestCheckpoint"> {
   return {
     async insertCheckpoint(c) {
       await k.insertInto("audit_checkpoints").values(checkpointToRow(c)).execute();

@@ -13,8 +13,11 @@ import type {
 } from "../core/types.js";
 
 /**
- * The one storage interface. Two dialects implement it (sqlite.ts, postgres.ts) and one conformance suite
- * (store.conformance.test.ts) runs against both. Implementations never log row contents.
+ * The storage interfaces: one small interface per aggregate (nonces, audit events, audit checkpoints, services and
+ * their credentials, API keys, trust relationships, approvals) plus the lifecycle, and `Store`, all of them
+ * together. Two dialects implement `Store` (sqlite.ts, postgres.ts) and one conformance suite
+ * (store.conformance.test.ts) runs against both; code that uses a store names the narrowest part it needs
+ * (the gateway: nonces, audit and services). Implementations never log row contents.
  *
  * Expected outcomes are values (`ConsumeResult`); I/O failures throw (callers fail closed).
  */
@@ -82,7 +85,8 @@ export type ConsumeResult =
   | { ok: true; nonce: NonceRecord }
   | { ok: false; reason: RejectReason; nonce: NonceRecord | null };
 
-export interface Store {
+/** Opening, migrating, probing and closing the database. */
+export interface StoreLifecycle {
   readonly dialect: "sqlite" | "postgres";
 
   /** Applies pending migrations. Idempotent; safe with several processes starting at once. */
@@ -93,8 +97,10 @@ export interface Store {
   /** Versions of the migrations this build knows that the database has not applied (readiness: empty = current).
    * A database never migrated has them all pending. */
   pendingMigrations(): Promise<number[]>;
+}
 
-  // services ---------------------------------------------------------------------------------------------
+/** Services and their sealed credentials. */
+export interface ServiceStore {
   /** Insert or replace the service's configuration; keeps its credential. Returns true when it was created.
    * The event's type is set to `service.created` / `service.updated` by what actually happened. */
   putService(
@@ -118,16 +124,20 @@ export interface Store {
   /** Master-key rotation: replace every sealed credential via `rewrap`, in one transaction. Returns how many
    * changed (credentials already under the current key version are left as they are). */
   rewrapCredentials(rewrap: (service: string, sealed: Buffer) => Buffer): Promise<number>;
+}
 
-  // API keys ---------------------------------------------------------------------------------------------
+/** API keys (stored hashed) and their issuer policies. */
+export interface ApiKeyStore {
   insertApiKey(k: ApiKeyRecord, audit: AuditDraft | null): Promise<void>;
   getApiKeyByHash(hash: Buffer): Promise<ApiKeyRecord | undefined>;
   getApiKey(id: string): Promise<ApiKeyRecord | undefined>;
   listApiKeys(): Promise<ApiKeyRecord[]>;
   countApiKeys(): Promise<number>;
   revokeApiKey(id: string, now: number, audit: AuditDraft): Promise<boolean>;
+}
 
-  // OIDC trust relationships -----------------------------------------------------------------------------
+/** OIDC trust relationships (workload identity). */
+export interface TrustStore {
   /** Insert or replace; true when created. The event's type is set to `trust.created` / `trust.updated` by what
    * actually happened, in the same transaction. */
   putTrust(t: TrustRecord, audit: AuditDraft): Promise<boolean>;
@@ -136,8 +146,10 @@ export interface Store {
   listTrusts(): Promise<TrustRecord[]>;
   /** False (and no event) if missing. */
   deleteTrust(name: string, audit: AuditDraft): Promise<boolean>;
+}
 
-  // nonces -----------------------------------------------------------------------------------------------
+/** Nonces: issuance, the gateway's lookups and atomic use count, revocation, expiry. */
+export interface NonceStore {
   /** Inserts the nonce and its `nonce.issued` event in one transaction: no nonce without its audit row. */
   insertNonce(n: NonceRecord, audit: AuditDraft): Promise<void>;
   getNonce(id: string): Promise<NonceRecord | undefined>;
@@ -173,8 +185,10 @@ export interface Store {
   revokeNonces(filter: RevokeFilter, now: number, audit: (n: NonceRecord) => AuditDraft): Promise<number>;
   /** Deletes nonces that expired before `before`. Returns how many. */
   deleteExpiredNonces(before: number, limit: number): Promise<number>;
+}
 
-  // approvals --------------------------------------------------------------------------------------------
+/** Human approvals of issuance requests. */
+export interface ApprovalStore {
   insertApproval(a: ApprovalRecord, audit: AuditDraft): Promise<void>;
   getApproval(id: string): Promise<ApprovalRecord | undefined>;
   /** Newest first. */
@@ -195,8 +209,10 @@ export interface Store {
    * delivered.
    */
   deliverApproval(id: string, nonce: NonceRecord, now: number, audit: AuditDraft): Promise<boolean>;
+}
 
-  // audit ------------------------------------------------------------------------------------------------
+/** The hash-chained audit log. */
+export interface AuditStore {
   /** Appends events to the hash chain in one transaction (seq, prev_hash, hash assigned under a lock). */
   appendAudit(drafts: AuditDraft[]): Promise<AuditEvent[]>;
   listAudit(filter: AuditFilter, page: PageRequest): Promise<Page<AuditEvent>>;
@@ -210,8 +226,10 @@ export interface Store {
    * (src/app/audit-feed.ts). Listeners must not throw or block. Returns an unsubscribe function.
    */
   onAuditCommitted(listener: (events: readonly AuditEvent[]) => void): () => void;
+}
 
-  // audit checkpoints and retention ------------------------------------------------------------------------
+/** Signed audit checkpoints, and retention (which prunes events and checkpoints together). */
+export interface AuditCheckpointStore {
   insertCheckpoint(c: AuditCheckpoint): Promise<void>;
   /** Checkpoints with seq > afterSeq, in (seq, kid) order. */
   listCheckpoints(afterSeq: number, limit: number): Promise<AuditCheckpoint[]>;
@@ -224,3 +242,17 @@ export interface Store {
    */
   pruneAudit(throughSeq: number, limit: number): Promise<number>;
 }
+
+/** Every aggregate: what a dialect implements and the composition root holds. */
+export interface Store
+  extends StoreLifecycle,
+    NonceStore,
+    AuditStore,
+    AuditCheckpointStore,
+    ServiceStore,
+    ApiKeyStore,
+    TrustStore,
+    ApprovalStore {}
+
+/** What the gateway (the data plane) reads and writes: nonces, audit events, services and their credentials. */
+export type GatewayStore = NonceStore & AuditStore & ServiceStore;

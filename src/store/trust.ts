@@ -3,10 +3,10 @@ import type pg from "pg";
 import type { AuditDraft, AuditType, IssuerPolicy, TrustRecord } from "../core/types.js";
 import type { Append } from "./postgres-tx.js";
 import type { Database, TrustRow } from "./schema.js";
-import type { Store } from "./store.js";
+import type { TrustStore } from "./store.js";
 
 /** OIDC trust relationships on both dialects: reads through kysely, writes in the dialect's audited transaction. */
-type TrustMethods = Pick<Store, "putTrust" | "getTrust" | "listTrusts" | "deleteTrust">;
+type TrustMethods = TrustStore;
 
 const COLUMNS = [
   "name",
@@ -59,7 +59,7 @@ function trustAuditType(type: AuditType, created: boolean): AuditType {
   return created ? "trust.created" : "trust.updated";
 }
 
-function reads(k: Kysely<Database>): Pick<Store, "getTrust" | "listTrusts"> {
+function reads(k: Kysely<Database>): Pick<TrustStore, "getTrust" | "listTrusts"> {
   return {
     async getTrust(name) {
       const row = await k.selectFrom("trust_relationships").selectAll().where("name", "=", name).executeTakeFirst();

@@ -1,9 +1,9 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { issueNonce } from "../../app/issue-nonce.js";
-import { gatewayUrl } from "../../config.js";
-import { ApprovalEnvelope, approvalView } from "../approval-schemas.js";
+import { ApprovalEnvelope } from "../approval-schemas.js";
+import { readIncoming, readRequest } from "../body.js";
 import type { ApiDeps, ApiEnv } from "../env.js";
 import { IssuedNonceResponse, issuedView } from "../issued-view.js";
+import { sourceIp } from "../middleware.js";
 import {
   bearer,
   ConstraintsSchema,
@@ -78,14 +78,28 @@ export const route = createRoute({
   },
 });
 
-export function register(app: OpenAPIHono<ApiEnv>, { ctx, services }: ApiDeps): void {
-  const gateway = gatewayUrl(ctx.config);
-  app.openapi(route, async (c) => {
-    const out = await issueNonce(ctx, services, c.get("caller"), c.req.valid("json"));
-    if (out.kind === "pending") return c.json({ approval: approvalView(out.approval) }, 202);
-    return c.json(issuedView(out.record, out.token, gateway, out.aws), 201);
+/**
+ * The route is in the OpenAPI document as declared above, but its handler is the one issuance handler
+ * (../issue-handler.ts) that the node:http entry point (../fast-issue.ts) runs too: it authenticates, reads and
+ * validates the body itself (the /v1 middleware skips this route), so this adapter only passes the request in and
+ * the answer out. `c.req.valid` is not used: `IssueNonceRequest` is applied by the handler.
+ */
+export function register(app: OpenAPIHono<ApiEnv>, { issue }: ApiDeps): void {
+  app.openAPIRegistry.registerPath(route);
+  app.post(route.path, async (c) => {
+    const incoming = c.env?.incoming;
+    const answer = await issue({
+      requestId: c.get("requestId"),
+      authorization: c.req.header("authorization"),
+      contentType: c.req.header("content-type"),
+      contentLength: c.req.header("content-length"),
+      sourceIp: sourceIp(c),
+      readBody: () => (incoming ? readIncoming(incoming) : readRequest(c.req.raw)),
+    });
+    if (answer.close) c.header("Connection", "close");
+    return c.json(answer.body as object, answer.status as 201);
   });
 }
 
-// Re-exported for the fast path and older imports.
+// Re-exported for older imports.
 export { IssuedNonceResponse, issuedView };

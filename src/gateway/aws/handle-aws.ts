@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import type { AppContext } from "../../app/context.js";
+import type { GatewayContext } from "../../app/context.js";
 import { type AwsRequestFacts, iamChecksOf, needsBody } from "../../core/aws/actions.js";
 import { denied } from "../../core/aws/grants.js";
 import { AWS_ACCESS_KEY_ID, awsNonceSecretCandidates } from "../../core/aws/nonce-credentials.js";
@@ -52,7 +52,7 @@ export interface AwsFlow {
 }
 
 export interface AwsFlowDeps<F extends AwsFlow> {
-  ctx: AppContext;
+  ctx: GatewayContext;
   caches: GatewayCaches;
   nonces: AwsNonceLookup;
   sessions: NonceCredentialCache;

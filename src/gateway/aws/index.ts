@@ -1,4 +1,4 @@
-import type { AppContext } from "../../app/context.js";
+import type { GatewayContext } from "../../app/context.js";
 import { createAwsMinter } from "./minter.js";
 import { AwsNonceLookup } from "./nonce-lookup.js";
 import { NonceCredentialCache } from "./session-cache.js";
@@ -12,7 +12,7 @@ export interface AwsGateway {
   close(): Promise<void>;
 }
 
-export function createAwsGateway(ctx: AppContext): AwsGateway {
+export function createAwsGateway(ctx: GatewayContext): AwsGateway {
   const sts = createStsClient(ctx.config.gateway);
   const sessions = new NonceCredentialCache(ctx, createAwsMinter(sts));
   return {

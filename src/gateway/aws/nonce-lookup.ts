@@ -1,4 +1,4 @@
-import type { AppContext } from "../../app/context.js";
+import type { GatewayContext } from "../../app/context.js";
 import { type AwsGrant, grantOf, isAwsGrantList } from "../../core/aws/grants.js";
 import { parseRate } from "../../core/rate.js";
 import type { NonceInfo } from "../caches.js";
@@ -22,7 +22,7 @@ const NEVER = { size: 0, match: () => false };
 
 export class AwsNonceLookup {
   private readonly lru = new Lru<string, AwsNonceInfo>(10_000);
-  constructor(private readonly ctx: AppContext) {}
+  constructor(private readonly ctx: GatewayContext) {}
 
   get(id: string): AwsNonceInfo | Promise<AwsNonceInfo | undefined> {
     return this.lru.get(id) ?? this.load(id);

@@ -1,4 +1,4 @@
-import type { AppContext } from "../../app/context.js";
+import type { GatewayContext } from "../../app/context.js";
 import { open } from "../../core/crypto.js";
 import { newId } from "../../core/ids.js";
 import type { AuditDraft, ServiceRecord } from "../../core/types.js";
@@ -30,7 +30,7 @@ export class NonceCredentialCache {
   private sweeper: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly ctx: AppContext,
+    private readonly ctx: GatewayContext,
     private readonly minter: CredentialMinter,
   ) {
     ctx.events.on("nonce.revoked", this.onRevoked);

@@ -1,5 +1,5 @@
 import { draftEvent } from "../../app/audit-draft.js";
-import type { AppContext } from "../../app/context.js";
+import type { GatewayContext } from "../../app/context.js";
 import { open } from "../../core/crypto.js";
 import type { AuditDraft, ServiceRecord } from "../../core/types.js";
 import { buildNeedles } from "../scrub.js";
@@ -71,7 +71,7 @@ export class MintedCredentials {
   private readonly onServiceChanged = (name: string) => void this.endService(name);
 
   constructor(
-    private readonly ctx: AppContext,
+    private readonly ctx: GatewayContext,
     private readonly minters: ReadonlyMap<string, CredentialMinter>,
     opts: MintedOptions = {},
   ) {

@@ -1,4 +1,4 @@
-import type { AppContext } from "../../app/context.js";
+import type { GatewayContext } from "../../app/context.js";
 import { MintedCredentials, type MintedOptions } from "./cache.js";
 import { createGithubAppMinter } from "./github-app.js";
 import { createIssuerHttp, type IssuerHttp } from "./http.js";
@@ -7,7 +7,7 @@ import type { CredentialMinter } from "./types.js";
 
 /** The gateway's dynamic-credential kinds, one minter per `auth.type`. A new kind registers here. */
 export function createMinted(
-  ctx: AppContext,
+  ctx: GatewayContext,
   opts: MintedOptions = {},
 ): { minted: MintedCredentials; http: IssuerHttp } {
   const http = createIssuerHttp(ctx.config.gateway);

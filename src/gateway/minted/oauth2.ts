@@ -1,5 +1,5 @@
 import { draftEvent } from "../../app/audit-draft.js";
-import type { AppContext } from "../../app/context.js";
+import type { GatewayContext } from "../../app/context.js";
 import { fingerprint, open, seal } from "../../core/crypto.js";
 import type { ServiceRecord } from "../../core/types.js";
 import type { IssuerHttp } from "./http.js";
@@ -35,7 +35,7 @@ function parseRoot(root: Buffer): Root {
 const ERROR_WORD = /^[a-z_]{1,40}$/;
 const DEFAULT_TTL_S = 300;
 
-export function createOauth2Minter(ctx: AppContext, http: IssuerHttp): CredentialMinter {
+export function createOauth2Minter(ctx: GatewayContext, http: IssuerHttp): CredentialMinter {
   return {
     type: "oauth2",
     sharing: "service",
@@ -120,7 +120,7 @@ export function createOauth2Minter(ctx: AppContext, http: IssuerHttp): Credentia
 
 /** Seals the new refresh token into the service's credential; throws (and the access token is dropped) if not stored. */
 async function storeRotated(
-  ctx: AppContext,
+  ctx: GatewayContext,
   service: ServiceRecord,
   root: Root,
   refreshToken: string,
