@@ -121,6 +121,19 @@ describe.each(dialects)("store conformance: rate limits ($name)", (d) => {
       expect(verifyChain(events).ok).toBe(true);
     });
 
+    it("a nonce issued and used in the same batch keeps the rate state that use moved it to", async () => {
+      const { token: _t, ...n } = nonceRecord({ rate: "2/s" }, T0);
+      const same = await Promise.all([
+        store.insertNonce(n, draft("nonce.issued", { nonceId: n.id })).then(() => null),
+        consume(n, T0),
+        consume(n, T0),
+        consume(n, T0),
+      ]);
+      expect(same.slice(1).map((r) => r?.ok)).toEqual([true, true, false]);
+      expect(await consume(n, T0 + 1)).toMatchObject({ ok: false, reason: "rate_limited" });
+      expect(await consume(n, T0 + 500)).toMatchObject({ ok: true, nonce: { uses: 3 } });
+    });
+
     it("nonces without a rate are not limited, and limits are per nonce", async () => {
       const free = await issue({});
       const a = await issue({ rate: "1/h" });
