@@ -1,9 +1,10 @@
 import { AppError } from "./errors.js";
 
 /**
- * Per-nonce rate limits: `"<count>/<s|m|h>"`, e.g. `"60/m"`. Enforced by the gateway as a GCRA (a token bucket
- * of `count` tokens refilled evenly over the period): up to `count` requests at once, then one every
- * `period / count`.
+ * Per-nonce rate limits: `"<count>/<s|m|h>"`, e.g. `"60/m"`. Enforced as a GCRA (a token bucket of `count` tokens
+ * refilled evenly over the period): up to `count` requests at once, then one every `period / count`. The store
+ * runs `takeRate` in the same transaction as the use counter (Store.consumeNonce), so the limit holds across
+ * replicas.
  */
 
 export interface Rate {
@@ -27,4 +28,37 @@ export function parseRate(text: string, field = "rate"): Rate {
  */
 export function rateWithin(rate: Rate, limit: Rate): boolean {
   return rate.count <= limit.count && rate.count * limit.periodMs <= limit.count * rate.periodMs;
+}
+
+/**
+ * The GCRA state of a nonce: the theoretical arrival time of its next request, exactly `ms + frac / count` epoch
+ * ms (0 <= frac < count). `period / count` need not be a whole number of ms, and a float cannot hold the
+ * remainder at epoch magnitudes (its resolution there is ~0.24 µs: a float GCRA admitted a burst of only 5 of
+ * "6/s"), so the state is two integers and every comparison is exact.
+ */
+export interface RateTat {
+  ms: number;
+  frac: number;
+}
+
+export type RateDecision = { ok: true; tat: RateTat } | { ok: false; retryAfterMs: number };
+
+/**
+ * One request at `now` against the state `tat` (null: never used, a full bucket). Admitted when the arrival time
+ * is at most `period - period / count` ahead of now, the state then moving on by `period / count`; otherwise how
+ * long until a request would be admitted (and the state stays). Quantities are counted in 1/count ms: each is at
+ * most period * count (3.6e6 * 1e9 < 2^53), so plain numbers stay exact.
+ */
+export function takeRate(rate: Rate, tat: RateTat | null, now: number): RateDecision {
+  const { count, periodMs } = rate;
+  // A state not after now is a full bucket: start from now.
+  const from = tat !== null && tat.ms >= now ? tat : { ms: now, frac: 0 };
+  const ahead = (from.ms - now) * count + from.frac;
+  const tolerance = periodMs * (count - 1);
+  if (ahead > tolerance) return { ok: false, retryAfterMs: (ahead - tolerance) / count };
+  const frac = from.frac + (periodMs % count);
+  return {
+    ok: true,
+    tat: { ms: from.ms + Math.floor(periodMs / count) + Math.floor(frac / count), frac: frac % count },
+  };
 }

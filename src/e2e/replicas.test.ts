@@ -87,6 +87,20 @@ describe.skipIf(skipPostgres)("replicas on one PostgreSQL database (real process
     expect((await an.nonces.get(n.id)).uses).toBe(10);
   });
 
+  it("a rate is exact across two gateway processes: 5/m, 30 concurrent requests, exactly 5 forwarded", async () => {
+    const a = await replica("all");
+    const b = await replica("gateway");
+    const an = await setUp(a);
+    const n = await an.nonces.create({ service: "echo", scope: "read", agent: "rate-bot", ttl: "10m", rate: "5/m" });
+    const statuses = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => call(i % 2 === 0 ? a.gatewayUrl : b.gatewayUrl, n.nonce, `/q${i}`)),
+    );
+    expect(statuses.filter((s) => s === 200)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(25);
+    expect(upstream.requests).toHaveLength(5);
+    expect((await an.nonces.get(n.id)).uses).toBe(5);
+  });
+
   it("PostgreSQL unreachable: the gateway answers 503 unavailable, forwards nothing, and recovers by itself", async () => {
     const a = await replica("all");
     proxy = await startTcpProxy(Number(new URL(db.url).port || 5432));

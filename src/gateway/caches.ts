@@ -1,7 +1,6 @@
 import type { GatewayContext } from "../app/context.js";
 import { isAwsGrantList } from "../core/aws/grants.js";
 import { type ConstraintChecker, compileConstraints } from "../core/constraint-check.js";
-import { parseRate, type Rate } from "../core/rate.js";
 import { compileRoutes, type RouteMatcher } from "../core/scopes.js";
 import type { NonceRecord, ServiceRecord } from "../core/types.js";
 import { KnownDead } from "./dead-nonces.js";
@@ -58,7 +57,6 @@ export interface NonceInfo {
   matcher: RouteMatcher;
   /** Compiled request constraints, or null when the nonce has none. */
   constraints: ConstraintChecker | null;
-  rate: Rate | null;
   /** A tripwire nonce (migration 010): refused and alerted on any presentation (tripwires.ts). */
   canary: boolean;
 }
@@ -144,7 +142,6 @@ export class GatewayCaches {
       canary: rec.canary === true,
       matcher,
       constraints,
-      rate: rec.rate ? parseRate(rec.rate) : null,
     };
   }
 

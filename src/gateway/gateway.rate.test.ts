@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { type Harness, startHarness } from "../test/gateway-harness.js";
-import { RateLimiter } from "./rate-limiter.js";
 
-/** Per-nonce rate limits: GCRA in process, on the injected clock (ManualClock: no sleeps). */
+/** Per-nonce rate limits, decided by the store's consume (core/rate.ts), on the injected clock (no sleeps). */
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -10,9 +9,13 @@ afterEach(async () => {
   h = undefined;
 });
 
-async function setup(rate: string) {
+async function setup(rate: string, constraints?: Record<string, unknown>) {
   h = await startHarness();
-  const { token, id } = await h.issue(["GET /v1/**"], { rate, ttlMs: 7_200_000 });
+  const { token, id } = await h.issue(["GET /v1/**"], {
+    rate,
+    ttlMs: 7_200_000,
+    ...(constraints ? { constraints } : {}),
+  });
   const get = () => (h as Harness).request("/v1/things", { headers: { authorization: `Bearer ${token}` } });
   const uses = async () => (await (h as Harness).ctx.store.getNonce(id))?.uses;
   return { h, token, id, get, uses };
@@ -58,28 +61,33 @@ describe("gateway rate limits", () => {
     const r = await h.request("/v1/things", { headers: { authorization: `Bearer ${other.token}` } });
     expect(r.status).toBe(200);
   });
-});
 
-describe("RateLimiter", () => {
-  const rate = { count: 3, periodMs: 1_000 };
-
-  it("is a GCRA: count at once, then one every period/count", () => {
-    const l = new RateLimiter();
-    const t = 1_000_000;
-    expect([0, 0, 0].map(() => l.take("a", rate, t + 60_000, t))).toEqual([0, 0, 0]);
-    expect(l.take("a", rate, t + 60_000, t)).toBeCloseTo(1000 / 3);
-    expect(l.take("a", rate, t + 60_000, t + 333)).toBeGreaterThan(0);
-    expect(l.take("a", rate, t + 60_000, t + 334)).toBe(0);
+  it("a rate-limited nonce is alive: no dead-nonce 401, metric or coalesced event, before or after", async () => {
+    const { h, id, get } = await setup("1/m");
+    expect((await get()).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await get()).status).toBe(429);
+    const dead = await h.ctx.metrics.deadNoncePresentations.get();
+    expect(dead.values.reduce((sum, v) => sum + v.value, 0)).toBe(0);
+    h.clock.advance(60_000);
+    expect((await get()).status).toBe(200);
+    const events = await h.ctx.store.listAudit({ nonceId: id }, { limit: 20 });
+    const decisions = events.items.filter((e) => e.type === "nonce.used" || e.type === "nonce.rejected");
+    expect(decisions.map((e) => e.reason ?? e.type)).toEqual([
+      "nonce.used",
+      "rate_limited",
+      "rate_limited",
+      "rate_limited",
+      "nonce.used",
+    ]);
   });
 
-  it("keeps memory bounded: idle and expired entries are swept", () => {
-    const l = new RateLimiter();
-    const t = 5_000_000;
-    l.take("first", rate, t + 1_000_000, t); // the first call sweeps (nothing yet) and sets the sweep time
-    for (let i = 0; i < 1_000; i++) l.take(`n${i}`, rate, t + 500, t);
-    expect(l.size).toBe(1_001);
-    // 10 s later every bucket is full again (and the 1 000 nonces expired): all entries go.
-    l.take("x", { count: 1, periodMs: 3_600_000 }, t + 7_200_000, t + 10_000);
-    expect(l.size).toBe(1);
+  it("constraints are checked before the rate: a refused request does not spend it", async () => {
+    const { h, token } = await setup("1/m", { "GET /v1/things": { "query.limit": { max: 10 } } });
+    const get = (q: string) => h.request(`/v1/things?${q}`, { headers: { authorization: `Bearer ${token}` } });
+    const bad = await get("limit=50");
+    expect(bad.status).toBe(403);
+    expect(bad.headers["x-agent-nonce-error"]).toBe("constraint_failed");
+    expect((await get("limit=5")).status).toBe(200);
+    expect((await get("limit=5")).status).toBe(429);
   });
 });

@@ -6,7 +6,7 @@ import { open } from "../core/crypto.js";
 import { newId } from "../core/ids.js";
 import { isWellFormed, tokenKey } from "../core/tokens.js";
 import type { AuditDraft, AuditType, NonceRecord } from "../core/types.js";
-import type { RejectReason } from "../store/store.js";
+import type { ConsumeRefusal, RejectReason } from "../store/store.js";
 import { createAwsFlow, isSigV4 } from "./aws/handle-aws.js";
 import type { AwsGateway } from "./aws/index.js";
 import type { AwsNonceInfo } from "./aws/nonce-lookup.js";
@@ -26,7 +26,6 @@ import { gateMcpRequest } from "./mcp/request-gate.js";
 import type { Lease, MintedCredentials } from "./minted/cache.js";
 import { type CredentialMinter, CredentialUnavailable, type MintNonce } from "./minted/types.js";
 import { isNonceViewTarget, serveNonceView } from "./nonce-view.js";
-import { RateLimiter } from "./rate-limiter.js";
 import { RelayHandler, UnrelayableResponse } from "./respond.js";
 import { wipeNeedles } from "./scrub.js";
 import { Tripwires } from "./tripwires.js";
@@ -34,11 +33,10 @@ import { originUnchanged } from "./upstream.js";
 
 /**
  * One gateway request, top to bottom: nonce → path → headers → (cached) nonce lookup → dead? → scope → service →
- * concurrency → rate → constraints and `_method` (constraint-gate.ts: the body is read only when needed) → atomic
- * consume
- * (+ audit, fail closed) → decrypt + inject → forward → scrubbed relay → completion audit. Every rejection
- * happens before anything is sent upstream, and before the credential is decrypted. Scope, rate and constraint
- * denials come before consuming, so they never count a use.
+ * concurrency → constraints and `_method` (constraint-gate.ts: the body is read only when needed) → atomic
+ * consume: status, rate and use count in one store transaction (+ audit, fail closed) → decrypt + inject →
+ * forward → scrubbed relay → completion audit. Every rejection happens before anything is sent upstream, and
+ * before the credential is decrypted. Scope, concurrency, constraint and rate denials never count a use.
  *
  * Dead nonces (SECURITY.md rule 14) get their own 401 before any scope, limit or constraint answer: one known dead
  * in this process, or past its cached expiry, is refused at once; any other denial before the consume first reads
@@ -76,7 +74,6 @@ export function createHandler(
   const cfg = ctx.config.gateway;
   const m = ctx.metrics;
   const inflight = new Map<string, number>();
-  const limiter = new RateLimiter();
   const bodyCap = Math.min(cfg.maxBodyBytes, BODY_CAP);
   const tripwires = new Tripwires(ctx);
   const presented = (f: Flow) => ({
@@ -132,7 +129,7 @@ export function createHandler(
   };
 
   /**
-   * Before any denial short of the consume (scope, service, concurrency, rate, constraints): a fresh read of the
+   * Before any denial short of the consume (scope, service, concurrency, constraints): a fresh read of the
    * nonce's status, so a dead nonce gets its 401 instead of an answer about its scope or limits. True when the
    * request was answered here (dead, gone, or the store unreachable: fail closed).
    */
@@ -156,7 +153,10 @@ export function createHandler(
     return true;
   };
 
-  /** Per-nonce concurrency, then rate, before consuming (no use counted); false when the request was answered. */
+  /**
+   * Per-nonce concurrency, in this process, before consuming (no use counted); false when the request was answered.
+   * The rate is decided by the consume, in the store, so it holds across replicas.
+   */
   const admit = async (f: Flow, info: NonceInfo, key: Buffer): Promise<boolean> => {
     const nonceId = info.id;
     const running = inflight.get(nonceId) ?? 0;
@@ -176,15 +176,6 @@ export function createHandler(
       else inflight.set(nonceId, n);
     };
     f.res.once("close", release);
-    if (info.rate) {
-      const waitMs = limiter.take(nonceId, info.rate, info.expiresAt, f.now);
-      if (waitMs > 0) {
-        if (await answeredDead(f, key, info)) return false;
-        await auditRejected(f, info, "rate_limited");
-        reject(f, "rate_limited", "this nonce's rate limit is exceeded", Math.max(1, Math.ceil(waitMs / 1000)));
-        return false;
-      }
-    }
     return true;
   };
 
@@ -193,7 +184,7 @@ export function createHandler(
     f: Flow,
     key: Buffer,
     info: NonceInfo,
-  ): Promise<NonceRecord | RejectReason | "unavailable"> => {
+  ): Promise<NonceRecord | ConsumeRefusal | "unavailable"> => {
     let consumed: Awaited<ReturnType<AppContext["store"]["consumeNonce"]>>;
     // Pending nonce.completed events join this consume's group-committed transaction (see CompletionLog).
     completions.beforeWrite();
@@ -203,8 +194,8 @@ export function createHandler(
         f.now,
         (n) => draft(f, "nonce.used", n, null),
         // A dead nonce's event is coalesced outside this transaction (refuseDead): a replayed leak must not
-        // compete for the store's writer. Only the "changed under us" nonce_invalid is written here.
-        (reason: RejectReason, n) => (n && !isDeadReason(reason) ? draft(f, "nonce.rejected", n, reason) : null),
+        // compete for the store's writer. Only rate_limited and the "changed under us" nonce_invalid are written here.
+        (reason: ConsumeRefusal, n) => (n && !isDeadReason(reason) ? draft(f, "nonce.rejected", n, reason) : null),
       );
     } catch (e) {
       m.auditWriteFailures.inc();
@@ -215,6 +206,12 @@ export function createHandler(
     if (consumed.ok) {
       tripwires.noteUse(info.id, f.sourceIp);
       return consumed.nonce;
+    }
+    // A rate-limited nonce is alive: never remembered as dead, nor logged with the dead ones.
+    if (consumed.reason === "rate_limited") {
+      const retryAfterS = Math.max(1, Math.ceil(consumed.retryAfterMs / 1000));
+      reject(f, "rate_limited", "this nonce's rate limit is exceeded", retryAfterS);
+      return "rate_limited";
     }
     const reason = consumed.reason;
     if (!isDeadReason(reason)) {

@@ -1,12 +1,12 @@
 import type pg from "pg";
 import type { AuditDraft, AuditEvent, NonceRecord } from "../core/types.js";
 import { ANCESTORS_PG, type AncestorRow, ancestorRowsAlive } from "./lineage.js";
-import { rejectReason } from "./outcomes.js";
+import { rateDecision, rejectReason } from "./outcomes.js";
 import { lockAndRead, nonceValues, Q, WRITE_BATCH, writeBatchParams } from "./postgres-sql.js";
 import { audited, headOf, inTransaction } from "./postgres-tx.js";
 import { type AuditInsertRow, linkDrafts, nonceFromRow, nonceToRow } from "./rows.js";
 import type { NonceRow, NonceStateRow } from "./schema.js";
-import type { ConsumeResult, RejectReason } from "./store.js";
+import type { ConsumeRefusal, ConsumeResult } from "./store.js";
 
 /** The group-committed writes (see postgres-group.ts), as data so a batch can be planned as a whole. */
 export type Write =
@@ -15,7 +15,7 @@ export type Write =
       key: Buffer;
       now: number;
       onOk: (n: NonceRecord) => AuditDraft;
-      onReject: (reason: RejectReason, n: NonceRecord | null) => AuditDraft | null;
+      onReject: (reason: ConsumeRefusal, n: NonceRecord | null) => AuditDraft | null;
     }
   | { kind: "insert"; nonce: NonceRecord; audit: AuditDraft }
   | { kind: "append"; drafts: readonly AuditDraft[] };
@@ -56,8 +56,22 @@ export function runAlone(pool: pg.Pool, w: Write, onCommit: (events: AuditEvent[
             await append([w.onOk(nonce)]);
             return { ok: true, nonce };
           }
-          const found = await c.query<NonceRow>({ ...Q.nonceByKey, values: [w.key] });
-          const nonce = found.rows[0] ? nonceFromRow(found.rows[0]) : null;
+          // Refused, or a nonce with a rate: decided on the row locked until COMMIT, like a batch (runBatch).
+          const found = await c.query<NonceRow>({ ...Q.nonceForUse, values: [w.key] });
+          const row = found.rows[0];
+          const nonce = row ? nonceFromRow(row) : null;
+          const rate = row && usable(row, w.now) ? rateDecision(row, w.now) : null;
+          if (rate?.ok === false && nonce) {
+            const draft = w.onReject("rate_limited", nonce);
+            if (draft) await append([draft]);
+            return { ok: false, reason: "rate_limited", retryAfterMs: rate.retryAfterMs, nonce };
+          }
+          if (rate?.ok && row && nonce) {
+            await c.query({ ...Q.countRatedUse, values: [row.id, rate.tat.ms, rate.tat.frac] });
+            nonce.uses += 1;
+            await append([w.onOk(nonce)]);
+            return { ok: true, nonce };
+          }
           const reason = rejectReason(nonce, w.now);
           const draft = w.onReject(reason, nonce);
           if (draft) await append([draft]);
@@ -146,8 +160,22 @@ export async function runBatch(
           const slot = slots.get(w.key.toString("hex"));
           const parent = slot?.row.parent_id;
           const lineageOk = !parent || ancestorRowsAlive(chains.get(parent) ?? [], w.now, overrideRow);
-          if (slot && usable(slot.row, w.now) && lineageOk) {
-            const next = { ...slot.row, uses: slot.row.uses + 1 };
+          const live = slot && usable(slot.row, w.now) && lineageOk;
+          // A live nonce's rate is decided only then: a dead one is refused for being dead, whatever its rate.
+          const rate = slot && live ? rateDecision(slot.row, w.now) : null;
+          if (slot && rate?.ok === false) {
+            const nonce = nonceFromRow(slot.row);
+            const draft = w.onReject("rate_limited", nonce);
+            drafts = draft ? [draft] : [];
+            value = {
+              ok: false,
+              reason: "rate_limited",
+              retryAfterMs: rate.retryAfterMs,
+              nonce,
+            } satisfies ConsumeResult;
+          } else if (slot && live) {
+            const tat = rate?.ok ? { rate_tat: rate.tat.ms, rate_tat_frac: rate.tat.frac } : {};
+            const next = { ...slot.row, uses: slot.row.uses + 1, ...tat };
             const nonce = nonceFromRow(next);
             drafts = [w.onOk(nonce)];
             value = { ok: true, nonce } satisfies ConsumeResult;

@@ -122,6 +122,45 @@ describe.skipIf(skipPostgres)("postgres store with several replicas", () => {
     expect(events.find((e) => e.nonceId === (wave[2] as NonceRecord).id)?.type).toBe("nonce.issued");
   });
 
+  it("rate limits are exact across replicas, on the batched and on the one-by-one (retry) path", async () => {
+    for (let i = 0; i < 2; i++) {
+      stores.push(await createPostgresStore({ connectionString: TEST_DATABASE_URL, schema, poolSize: 6 }));
+    }
+    await Promise.all(stores.map((s) => s.migrate()));
+    const [a, b] = stores as [Store, Store];
+    const consume = (s: Store, n: NonceRecord, now: number) =>
+      s.consumeNonce(
+        n.tokenKey,
+        now,
+        (x) => draft("nonce.used", { nonceId: x.id }),
+        (reason, x) => draft("nonce.rejected", { reason, nonceId: x?.id ?? null }),
+      );
+    const { token: _t, ...raced } = nonceRecord({ rate: "7/m" }, T0);
+    await a.insertNonce(raced, draft("nonce.issued"));
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => consume(i % 2 ? a : b, raced, T0 + 1)));
+    expect(results.filter((r) => r.ok)).toHaveLength(7);
+    expect(results.filter((r) => !r.ok && r.reason === "rate_limited")).toHaveLength(23);
+
+    // A duplicate insert queued in the same turn fails the batch: every write then runs alone (runAlone), where
+    // a rated nonce is decided on its row locked FOR UPDATE.
+    const { token: _u, ...alone } = nonceRecord({ rate: "3/s" }, T0);
+    await a.insertNonce(alone, draft("nonce.issued"));
+    const settled = await Promise.allSettled([
+      a.insertNonce(alone, draft("nonce.issued")),
+      ...Array.from({ length: 5 }, () => consume(a, alone, T0 + 2)),
+    ]);
+    expect(settled[0]?.status).toBe("rejected");
+    const outcomes = settled.slice(1).map((r) => (r.status === "fulfilled" ? r.value : null));
+    expect(outcomes.map((r) => r?.ok)).toEqual([true, true, true, false, false]);
+    const last = outcomes[4];
+    expect(last?.ok === false && last.reason === "rate_limited" && last.retryAfterMs).toBeCloseTo(1000 / 3, 6);
+    // The state the one-by-one path wrote is the one the batched path goes on from: 333 ms is too early.
+    expect(await consume(b, alone, T0 + 2 + 333)).toMatchObject({ ok: false, reason: "rate_limited" });
+    expect(await consume(b, alone, T0 + 2 + 334)).toMatchObject({ ok: true, nonce: { uses: 4 } });
+    expect((await a.getNonce(alone.id))?.uses).toBe(4);
+    expect(verifyChain(await b.scanAudit(0, 1000)).ok).toBe(true);
+  });
+
   it("refuses a schema name that is not a plain identifier", async () => {
     await expect(
       createPostgresStore({ connectionString: TEST_DATABASE_URL, schema: "x; DROP TABLE nonces" }),

@@ -45,6 +45,9 @@ export interface NonceRow {
   parent_id: string | null;
   depth: number;
   canary: number;
+  /** Migration 011: the GCRA state (core/rate.ts RateTat); absent on rows built for an insert (null, 0). */
+  rate_tat?: number | null;
+  rate_tat_frac?: number;
   issued_by: string;
   created_at: number;
   expires_at: number;

@@ -8,6 +8,8 @@ const SQL = {
   // and there is no RETURNING, which SQLite buffers in an ephemeral table per statement.
   nonceForUse: "SELECT rowid AS row_id, * FROM nonces WHERE token_key = ?",
   countUse: "UPDATE nonces SET uses = uses + 1 WHERE rowid = ?",
+  // A nonce with a rate: the use and the rate state it moved to (core/rate.ts), in the same transaction.
+  countRatedUse: "UPDATE nonces SET uses = uses + 1, rate_tat = ?, rate_tat_frac = ? WHERE rowid = ?",
   nonceByKey: "SELECT * FROM nonces WHERE token_key = ?",
   nonceStateByKey: "SELECT revoked_at, expires_at, uses, max_uses, parent_id FROM nonces WHERE token_key = ?",
   // Delegation: an ancestor's state, read by id while walking a chain (at most MAX_DELEGATION_DEPTH rows).

@@ -6,7 +6,7 @@ import { AuditListeners } from "./audit-listeners.js";
 import { checkpointMethods } from "./checkpoints.js";
 import { ancestorsAlive, cascadeDraft, lineageStatus } from "./lineage.js";
 import { pending } from "./migrations/index.js";
-import { rejectReason, serviceAuditType } from "./outcomes.js";
+import { rateDecision, rejectReason, serviceAuditType } from "./outcomes.js";
 import {
   listAuditIndexedQuery,
   listAuditQuery,
@@ -137,7 +137,15 @@ export async function createSqliteStore(
     // Delegated nonces: the ancestors are read in the same IMMEDIATE transaction (store/lineage.ts).
     const lineageOk = !row?.parent_id || ancestorsAlive(stateById, row.parent_id, now);
     if (row && nonce && nonceStatus(nonce, now) === "active" && lineageOk) {
-      s.countUse.run(row.row_id);
+      // A live nonce's rate is decided only now: a dead one is refused for being dead, whatever its rate.
+      const rate = rateDecision(row, now);
+      if (rate?.ok === false) {
+        const draft = onReject("rate_limited", nonce);
+        if (draft) append([draft]);
+        return { ok: false, reason: "rate_limited", retryAfterMs: rate.retryAfterMs, nonce };
+      }
+      if (rate) s.countRatedUse.run(rate.tat.ms, rate.tat.frac, row.row_id);
+      else s.countUse.run(row.row_id);
       nonce.uses += 1;
       append([onOk(nonce)]);
       return { ok: true, nonce };

@@ -10,7 +10,7 @@ import type { ApiKeyRecord, ApprovalRecord, AuditDraft, NonceRecord, ServiceReco
 import { auditDraftRecord } from "../test/records.js";
 import { dialects } from "../test/stores.js";
 import { retimedToken } from "../test/tokens.js";
-import type { RejectReason, Store } from "./store.js";
+import type { ConsumeRefusal, Store } from "./store.js";
 
 const T0 = Date.UTC(2026, 0, 1);
 const MIN = 60_000;
@@ -87,7 +87,7 @@ async function allEvents(store: Store) {
 }
 
 const used = (n: NonceRecord) => draft("nonce.used", { nonceId: n.id, agent: n.agent, task: n.task });
-const rejected = (r: RejectReason, n: NonceRecord | null) =>
+const rejected = (r: ConsumeRefusal, n: NonceRecord | null) =>
   draft("nonce.rejected", { nonceId: n?.id ?? null, reason: r });
 
 describe.each(dialects)("store conformance ($name)", (d) => {

@@ -81,9 +81,14 @@ export interface ApprovalDecision {
 
 export type RejectReason = "nonce_invalid" | "nonce_expired" | "nonce_revoked" | "nonce_exhausted";
 
+/** Every reason a consume refuses: the nonce's status, or its rate limit (the nonce stays usable later). */
+export type ConsumeRefusal = RejectReason | "rate_limited";
+
 export type ConsumeResult =
   | { ok: true; nonce: NonceRecord }
-  | { ok: false; reason: RejectReason; nonce: NonceRecord | null };
+  | { ok: false; reason: RejectReason; nonce: NonceRecord | null }
+  /** Not terminal: no use counted, the rate state unchanged; `retryAfterMs` until a request would be admitted. */
+  | { ok: false; reason: "rate_limited"; retryAfterMs: number; nonce: NonceRecord };
 
 /** Opening, migrating, probing and closing the database. */
 export interface StoreLifecycle {
@@ -167,8 +172,10 @@ export interface NonceStore {
   listNonces(filter: NonceFilter, page: PageRequest, now: number): Promise<Page<NonceRecord>>;
   /**
    * The gateway's atomic check-and-count: looks the nonce up by token key and, only if it is active at `now`
-   * (not revoked, not expired, uses < max_uses), increments `uses`. The check and the increment are one
-   * statement, so concurrent requests can never exceed max_uses, on any number of replicas.
+   * (not revoked, not expired, uses < max_uses, lineage alive) and, when it has a rate, the rate admits a
+   * request at `now` (core/rate.ts takeRate), increments `uses` and moves the rate state on. The checks and the
+   * writes are one transaction on the locked row, so concurrent requests can never exceed max_uses or the rate,
+   * on any number of replicas. A dead nonce is refused for being dead before its rate is looked at.
    * `onOk(nonce)` builds the `nonce.used` event and `onReject(reason, nonce)` the `nonce.rejected` event; the
    * event is appended in the same transaction as the increment (fail closed: if it cannot be written, the use
    * is rolled back and the call throws).
@@ -177,7 +184,7 @@ export interface NonceStore {
     tokenKey: Buffer,
     now: number,
     onOk: (n: NonceRecord) => AuditDraft,
-    onReject: (reason: RejectReason, n: NonceRecord | null) => AuditDraft | null,
+    onReject: (reason: ConsumeRefusal, n: NonceRecord | null) => AuditDraft | null,
   ): Promise<ConsumeResult>;
   /** Revokes one nonce if not already revoked. Returns the record as it is after the call, or undefined. */
   revokeNonce(id: string, now: number, audit: (n: NonceRecord) => AuditDraft): Promise<NonceRecord | undefined>;

@@ -14,7 +14,7 @@ export interface CreateNonceParams {
   agent: string;
   task?: string;
   maxUses?: number;
-  /** Per-nonce rate limit, `"60/m"` (count per s, m or h), enforced by each gateway process. */
+  /** Per-nonce rate limit, `"60/m"` (count per s, m or h), exact across gateway replicas. */
   rate?: string;
   /** Request constraints, e.g. `{"POST /v1/refunds": {"body.amount": {"max": 5000}}}` (see docs/api.md). */
   constraints?: Record<string, unknown>;

@@ -30,8 +30,8 @@ import {
  * An AWS SDK request through the gateway (DESIGN.md `aws_sigv4`): SigV4 parse → date within ±15 min → path →
  * framing → nonce by access key id → body (only when the action or the signature needs it) → signature check
  * (constant time, the nonce's secret never crosses the wire) → region → IAM action and resources vs the grant
- * (403 before anything is sent) → concurrency/rate → atomic consume (+`nonce.used`) → STS session (cached per
- * nonce) → re-sign → forward and scrub. Every refusal happens before the upstream sees a byte.
+ * (403 before anything is sent) → concurrency → atomic consume (status and rate, +`nonce.used`) → STS session
+ * (cached per nonce) → re-sign → forward and scrub. Every refusal happens before the upstream sees a byte.
  */
 
 export { isSigV4 };
@@ -59,9 +59,9 @@ export interface AwsFlowDeps<F extends AwsFlow> {
   bodyCap: number;
   reject(f: F, code: ErrorCode, message: string): void;
   auditRejected(f: F, n: NonceInfo, reason: string, data?: Record<string, unknown>): Promise<void>;
-  /** Concurrency and rate limits (handle.ts); false when it has already answered. */
+  /** The per-process concurrency limit (handle.ts); false when it has already answered. */
   admit(f: F, n: NonceInfo): Promise<boolean>;
-  /** Atomic consume with `nonce.used`; returns the rejection code when the nonce is no longer usable. */
+  /** Atomic consume with `nonce.used` (status and rate); returns the rejection code when it refused. */
   consume(f: F, tokenKey: Buffer): Promise<ErrorCode | null>;
   forward(
     f: F,
@@ -226,7 +226,8 @@ export function createAwsFlow<F extends AwsFlow>(d: AwsFlowDeps<F>) {
     if (!(await d.admit(f, info))) return;
     const gone = await d.consume(f, info.tokenKey);
     if (gone !== null) {
-      if (gone !== "unavailable") void d.sessions.destroy(info.id, gone);
+      // A rate-limited nonce is alive: its session stays.
+      if (gone !== "unavailable" && gone !== "rate_limited") void d.sessions.destroy(info.id, gone);
       return;
     }
 

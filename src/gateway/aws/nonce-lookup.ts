@@ -1,6 +1,5 @@
 import type { GatewayContext } from "../../app/context.js";
 import { type AwsGrant, grantOf, isAwsGrantList } from "../../core/aws/grants.js";
-import { parseRate } from "../../core/rate.js";
 import type { NonceInfo } from "../caches.js";
 import { Lru } from "../caches.js";
 
@@ -40,7 +39,6 @@ export class AwsNonceLookup {
       expiresAt: rec.expiresAt,
       matcher: NEVER,
       constraints: null,
-      rate: rec.rate ? parseRate(rec.rate) : null,
       tokenKey: rec.tokenKey,
       routes: rec.routes,
       params: rec.credentialParams ?? null,

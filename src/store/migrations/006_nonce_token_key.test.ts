@@ -6,7 +6,7 @@ import type { AuditDraft, NonceRecord } from "../../core/types.js";
 import { insertLegacyNonce, type LegacyDb, legacyDialects } from "../../test/legacy-db.js";
 import { nonceRecord } from "../../test/records.js";
 import { legacyNonceToken } from "../../test/tokens.js";
-import type { RejectReason, Store } from "../store.js";
+import type { ConsumeRefusal, Store } from "../store.js";
 import { MIGRATIONS } from "./index.js";
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -27,7 +27,7 @@ const draft = (type: AuditDraft["type"], n: NonceRecord | null): AuditDraft => (
   data: null,
 });
 const used = (n: NonceRecord) => draft("nonce.used", n);
-const rejected = (_r: RejectReason, n: NonceRecord | null) => (n ? draft("nonce.rejected", n) : null);
+const rejected = (_r: ConsumeRefusal, n: NonceRecord | null) => (n ? draft("nonce.rejected", n) : null);
 
 const NONCE_INDEXES = [
   "nonces_agent_idx",

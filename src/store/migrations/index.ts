@@ -8,6 +8,7 @@ import { nonceCredentialParams } from "./007_nonce_credential_params.js";
 import { trustRelationships } from "./008_trust_relationships.js";
 import { approvals } from "./009_approvals.js";
 import { nonceDelegation } from "./010_nonce_delegation.js";
+import { nonceRateState } from "./011_nonce_rate_state.js";
 
 /**
  * Versioned schema migrations, kept as code so `tsc` ships them in dist. Each dialect's runner applies, in one
@@ -32,6 +33,7 @@ export const MIGRATIONS: readonly Migration[] = [
   trustRelationships,
   approvals,
   nonceDelegation,
+  nonceRateState,
 ];
 
 export const MIGRATIONS_TABLE_SQLITE =
