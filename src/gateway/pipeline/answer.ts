@@ -28,7 +28,7 @@ export async function answer(d: PipelineDeps, x: Exchange, r: Rejection): Promis
 
 /** The metric and the error response. */
 export function send(d: PipelineDeps, x: Exchange, r: Rejection): void {
-  d.ctx.metrics.gatewayRequests.inc({ service: r.subject?.nonce.service ?? "", outcome: r.rejected });
+  d.ctx.metrics.gatewayTally.request(r.subject?.nonce.service ?? "", r.rejected);
   if (r.rejected === "payload_too_large") x.res.shouldKeepAlive = false;
   sendError(x.res, r.rejected, r.message, x.requestId, r.retryAfterS);
 }

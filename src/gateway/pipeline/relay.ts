@@ -34,7 +34,9 @@ export async function relay(d: PipelineDeps, x: Exchange, o: Outbound): Promise<
   const outcome = await handler.outcome;
   const m = d.ctx.metrics;
   const service = s.nonce.service;
-  if (handler.headersAt > 0) m.gatewayUpstreamSeconds.observe({ service }, (handler.headersAt - sentAt) / 1000);
+  if (handler.headersAt > 0) {
+    m.gatewayTally.upstreamSeconds(m.gatewayUpstreamSeconds, service, (handler.headersAt - sentAt) / 1000);
+  }
   switch (outcome.kind) {
     case "failed": {
       if (res.destroyed) return null;
@@ -53,7 +55,7 @@ export async function relay(d: PipelineDeps, x: Exchange, o: Outbound): Promise<
       return refuse(s, "response_blocked", outcome.reason, { completes: true });
     case "relayed":
       if (outcome.scrubbed > 0) m.secretsScrubbed.inc({ service, action: "redacted" }, outcome.scrubbed);
-      m.gatewayRequests.inc({ service, outcome: "forwarded" });
+      m.gatewayTally.request(service, "forwarded");
       completed(d, x, s, outcome.status, outcome.bytes);
       return outcome.status;
   }

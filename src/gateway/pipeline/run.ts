@@ -24,9 +24,9 @@ import { target } from "./target.js";
  * target and authorise stages (aws/handle-aws.ts) and shares the rest.
  */
 export function createPipeline(d: PipelineDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const m = d.ctx.metrics;
+  const tally = d.ctx.metrics.gatewayTally;
   const onClose = function (this: ServerResponse): void {
-    m.gatewayInFlight.dec();
+    tally.inFlight -= 1;
     d.limits.release(this);
   };
 
@@ -117,7 +117,7 @@ export function createPipeline(d: PipelineDeps): (req: IncomingMessage, res: Ser
     };
     req.on("error", noop);
     res.on("error", noop);
-    m.gatewayInFlight.inc();
+    tally.inFlight += 1;
     d.limits.open(res);
     res.on("close", onClose);
     run(x).catch((e: unknown) => failed(x, e, undefined));
