@@ -1,5 +1,5 @@
 import type { ResponseTransform } from "../body-transform.js";
-import { enforceGate } from "../constraint-gate.js";
+import { enforceGate, type GateResult } from "../constraint-gate.js";
 import { gateMcpRequest } from "../mcp/request-gate.js";
 import type { Authorised } from "./authorise.js";
 import type { PipelineDeps } from "./deps.js";
@@ -13,7 +13,8 @@ import { type Exchange, type Rejection, refuse, type Subject } from "./exchange.
  * refusal but a malformed or oversized body first reads the nonce's live status (`unlessDead`).
  */
 
-export interface Admitted extends Authorised {
+export interface Admitted {
+  authorised: Authorised;
   /** The body, when a gate read it (forwarded as the same bytes with a Content-Length); null: it streams. */
   body: Buffer | null;
   /** Rewrites the answer before scrubbing (MCP services: tools/list filtering). */
@@ -42,28 +43,52 @@ export function limits(d: PipelineDeps, x: Exchange, s: Subject): Rejection | nu
   return null;
 }
 
-export async function admit(d: PipelineDeps, x: Exchange, a: Authorised): Promise<Admitted | Rejection> {
-  const s = a.subject;
-  const limited = limits(d, x, s);
+/** A plain value when neither gate has to read the body (no promise on the hot path). */
+export function admit(
+  d: PipelineDeps,
+  x: Exchange,
+  a: Authorised,
+): Admitted | Rejection | Promise<Admitted | Rejection> {
+  const limited = limits(d, x, a.subject);
   if (limited) return limited;
+  return a.service.template === "mcp" ? admitMcp(d, x, a) : gate(d, x, a, null, undefined);
+}
 
-  let body: Buffer | null = null;
-  let transform: ResponseTransform | undefined;
-  if (a.service.template === "mcp") {
-    const gate = await gateMcpRequest(s.nonce.scopes, x.method, x.req, a.framing, d.bodyCap);
-    if ("refuse" in gate) {
-      return refuse(s, gate.refuse, gate.message, {
-        unlessDead: gate.refuse !== "bad_request",
-        ...(gate.audit ? { audit: gate.refuse, auditData: gate.audit } : {}),
-      });
-    }
-    body = gate.body;
-    transform = gate.transform;
+async function admitMcp(d: PipelineDeps, x: Exchange, a: Authorised): Promise<Admitted | Rejection> {
+  const s = a.subject;
+  const mcp = await gateMcpRequest(s.nonce.scopes, x.method, x.req, a.framing, d.bodyCap);
+  if ("refuse" in mcp) {
+    return refuse(s, mcp.refuse, mcp.message, {
+      unlessDead: mcp.refuse !== "bad_request",
+      ...(mcp.audit ? { audit: mcp.refuse, auditData: mcp.audit } : {}),
+    });
   }
+  return gate(d, x, a, mcp.body, mcp.transform);
+}
 
+/** Constraints and `_method` (constraint-gate.ts); `body` is what the MCP gate read, if it did. */
+function gate(
+  d: PipelineDeps,
+  x: Exchange,
+  a: Authorised,
+  body: Buffer | null,
+  transform: ResponseTransform | undefined,
+): Admitted | Rejection | Promise<Admitted | Rejection> {
   const { canonical } = a;
   const target = { method: x.method, segments: canonical.segments, query: canonical.query };
-  const gate = await enforceGate(s.nonce, x.req, target, a.framing, d.bodyCap, body);
+  const result = enforceGate(a.subject.nonce, x.req, target, a.framing, d.bodyCap, body);
+  return result instanceof Promise
+    ? result.then((r) => verdict(a, r, body, transform))
+    : verdict(a, result, body, transform);
+}
+
+function verdict(
+  a: Authorised,
+  gate: GateResult,
+  body: Buffer | null,
+  transform: ResponseTransform | undefined,
+): Admitted | Rejection {
+  const s = a.subject;
   if ("unreadable" in gate) return refuse(s, "bad_request", "the request body could not be read");
   if ("tooLarge" in gate) return refuse(s, "payload_too_large", "request body exceeds the gateway limit");
   if ("refused" in gate) return refuse(s, "bad_request", gate.refused, { unlessDead: true, audit: "method_override" });
@@ -75,5 +100,5 @@ export async function admit(d: PipelineDeps, x: Exchange, a: Authorised): Promis
     });
   }
   // A body read by the MCP gate and not needed by the constraint gate is still the one to forward.
-  return { ...a, body: gate.body ?? body, transform };
+  return { authorised: a, body: gate.body ?? body, transform };
 }

@@ -1,6 +1,6 @@
 import { routeAllows } from "../../core/scopes.js";
 import type { ServiceRecord } from "../../core/types.js";
-import type { NonceInfo } from "../caches.js";
+import type { NonceInfo, ServiceEntry } from "../caches.js";
 import type { CanonicalTarget } from "../canonical-path.js";
 import type { FilteredRequestHeaders } from "../headers.js";
 import { stripQueryParam } from "../inject.js";
@@ -21,6 +21,8 @@ import type { Target } from "./target.js";
  * query parameter are removed from what will be forwarded here (rule 5), before a minter looks at the request.
  */
 
+const UNLESS_DEAD = { unlessDead: true } as const;
+
 export interface Dynamic {
   minter: CredentialMinter;
   cache: MintedCredentials;
@@ -39,11 +41,17 @@ export interface Authorised {
   dynamic: Dynamic | null;
 }
 
-export async function authorise(d: PipelineDeps, x: Exchange, c: Carrier, t: Target): Promise<Authorised | Rejection> {
+/** A plain value when the service is in the cache (no promise on the hot path). */
+export function authorise(
+  d: PipelineDeps,
+  x: Exchange,
+  c: Carrier,
+  t: Target,
+): Authorised | Rejection | Promise<Authorised | Rejection> {
   if (c.nonce === "failed") return reject("unavailable", "the credential store is unavailable");
   if (c.nonce === undefined) return reject("nonce_invalid", "nonce is not valid");
   const info = c.nonce;
-  const { canonical, framing } = t;
+  const { canonical } = t;
   const subject: Subject = { nonce: info, key: c.key, path: canonical.path };
   const dead = d.caches.dead.reasonOf(info, x.now);
   if (dead) return refuse(subject, dead, deadMessage(dead));
@@ -59,23 +67,42 @@ export async function authorise(d: PipelineDeps, x: Exchange, c: Carrier, t: Tar
     });
   }
 
-  let svc: Awaited<ReturnType<PipelineDeps["caches"]["service"]>>;
+  let got: ReturnType<PipelineDeps["caches"]["service"]>;
   try {
-    const got = d.caches.service(info.service);
-    svc = got instanceof Promise ? await got : got;
+    got = d.caches.service(info.service);
   } catch (e) {
-    d.ctx.log.error({ err: errName(e), request_id: x.requestId }, "gateway service lookup failed");
-    return refuse(subject, "unavailable", "the credential store is unavailable");
+    return serviceFailed(d, x, subject, e);
   }
+  if (got instanceof Promise) {
+    return got.then(
+      (svc) => withService(d, x, subject, t, svc),
+      (e: unknown) => serviceFailed(d, x, subject, e),
+    );
+  }
+  return withService(d, x, subject, t, got);
+}
+
+function serviceFailed(d: PipelineDeps, x: Exchange, subject: Subject, e: unknown): Rejection {
+  d.ctx.log.error({ err: errName(e), request_id: x.requestId }, "gateway service lookup failed");
+  return refuse(subject, "unavailable", "the credential store is unavailable");
+}
+
+function withService(
+  d: PipelineDeps,
+  x: Exchange,
+  subject: Subject,
+  t: Target,
+  svc: ServiceEntry | undefined,
+): Authorised | Rejection {
   // A deleted service revoked its nonces: the dead check (unlessDead) tells the agent so, not that it is gone.
-  const unlessDead = { unlessDead: true };
-  if (!svc) return refuse(subject, "upstream_error", "the nonce's service is not configured", unlessDead);
-  if ("error" in svc.upstream) return refuse(subject, "upstream_error", svc.upstream.error, unlessDead);
+  if (!svc) return refuse(subject, "upstream_error", "the nonce's service is not configured", UNLESS_DEAD);
+  if ("error" in svc.upstream) return refuse(subject, "upstream_error", svc.upstream.error, UNLESS_DEAD);
   const service = svc.record;
   if (!service.credential) {
-    return refuse(subject, "credential_missing", "the service has no credential set", unlessDead);
+    return refuse(subject, "credential_missing", "the service has no credential set", UNLESS_DEAD);
   }
 
+  const { canonical, framing } = t;
   const headers = framing.headers;
   let query = canonical.query;
   const auth = service.auth;
@@ -87,7 +114,7 @@ export async function authorise(d: PipelineDeps, x: Exchange, c: Carrier, t: Tar
   }
   if (dynamic?.minter.authorize) {
     const out = { method: x.method, path: canonical.path, query, headers, body: null };
-    const refusal = dynamic.minter.authorize(mintNonce(info), service, out);
+    const refusal = dynamic.minter.authorize(mintNonce(subject.nonce), service, out);
     if (refusal) {
       return refuse(subject, refusal.code, refusal.message, { audit: refusal.code, auditData: refusal.data });
     }

@@ -26,7 +26,8 @@ export function methodRejection(x: Exchange): Rejection | null {
   return METHODS.has(x.method) ? null : reject("bad_request", "unsupported HTTP method");
 }
 
-export async function carrier(d: PipelineDeps, x: Exchange): Promise<Carrier | Rejection> {
+/** A plain value when the nonce is in the cache (no promise on the hot path); a promise on a miss or a canary. */
+export function carrier(d: PipelineDeps, x: Exchange): Carrier | Rejection | Promise<Carrier | Rejection> {
   const { req } = x;
   // llhttp takes "GET /x\r\n" (no version) as HTTP/0.9 and still reads headers after it: refuse (rule 6).
   if (req.httpVersionMajor !== 1) return reject("bad_request", "unsupported HTTP version");
@@ -35,17 +36,32 @@ export async function carrier(d: PipelineDeps, x: Exchange): Promise<Carrier | R
   if ("conflict" in found) return reject("bad_request", "more than one nonce presented");
   if (!isWellFormed(found.token, "an")) return reject("nonce_invalid", "nonce is not valid");
   const key = tokenKey(found.token);
-  let nonce: Carrier["nonce"];
+  let got: ReturnType<PipelineDeps["caches"]["nonce"]>;
   try {
-    const got = d.caches.nonce(key);
-    nonce = got instanceof Promise ? await got : got;
+    got = d.caches.nonce(key);
   } catch (e) {
-    d.ctx.log.error({ err: errName(e), request_id: x.requestId }, "gateway nonce lookup failed");
-    nonce = "failed";
+    return lookupFailed(d, x, key, e);
   }
-  if (nonce !== undefined && nonce !== "failed" && nonce.canary) {
-    await d.tripwires.trip(nonce, presentation(x));
-    return reject("nonce_invalid", "nonce is not valid");
+  if (got instanceof Promise) {
+    return got.then<Carrier | Rejection, Carrier>(
+      (nonce) => looked(d, x, key, nonce),
+      (e: unknown) => lookupFailed(d, x, key, e),
+    );
   }
-  return { key, nonce };
+  return looked(d, x, key, got);
+}
+
+function looked(d: PipelineDeps, x: Exchange, key: Buffer, nonce: NonceInfo | undefined): Carrier | Promise<Rejection> {
+  return nonce?.canary ? tripped(d, x, nonce) : { key, nonce };
+}
+
+function lookupFailed(d: PipelineDeps, x: Exchange, key: Buffer, e: unknown): Carrier {
+  d.ctx.log.error({ err: errName(e), request_id: x.requestId }, "gateway nonce lookup failed");
+  return { key, nonce: "failed" };
+}
+
+/** A canary: alerted (`nonce.canary_tripped`), then refused like a nonce that does not exist. */
+async function tripped(d: PipelineDeps, x: Exchange, nonce: NonceInfo): Promise<Rejection> {
+  await d.tripwires.trip(nonce, presentation(x));
+  return reject("nonce_invalid", "nonce is not valid");
 }

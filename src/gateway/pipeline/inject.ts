@@ -38,56 +38,21 @@ export interface Outbound {
   minted: { dynamic: Dynamic; lease: Lease; lastUse: boolean } | null;
 }
 
-export async function inject(
+/** A plain value for a static credential (no promise on the hot path); a promise for a minted one. */
+export function inject(
   d: PipelineDeps,
   x: Exchange,
-  a: Admitted,
+  ad: Admitted,
   consumed: NonceRecord,
-): Promise<Outbound | Rejection> {
+): Outbound | Rejection | Promise<Outbound | Rejection> {
+  const a = ad.authorised;
+  if (a.dynamic) return injectMinted(d, x, ad, a.dynamic, consumed);
   const s = a.subject;
-  const headers = a.framing.headers;
-  const outbound = {
-    subject: s,
-    origin: a.upstream.origin,
-    insecure: a.upstream.insecure,
-    path: a.canonical.path,
-    query: a.query,
-    headers,
-    framing: a.framing,
-    body: a.body,
-    transform: a.transform,
-  };
-  const dynamic = a.dynamic;
-  if (dynamic) {
-    const lastUse = consumed.maxUses !== null && consumed.uses >= consumed.maxUses;
-    const out = { method: x.method, path: outbound.path, query: outbound.query, headers, body: a.body };
-    let lease: Lease;
-    try {
-      lease = await dynamic.cache.lease(dynamic.minter, mintNonce(s.nonce), a.service, x.requestId);
-      Object.assign(headers, lease.headers);
-      if (dynamic.minter.sign) await dynamic.minter.sign(lease.cred, out, a.service);
-    } catch (e) {
-      if (lastUse) void dynamic.cache.endNonce(s.nonce.id, "exhausted");
-      if (e instanceof CredentialUnavailable) {
-        return refuse(
-          s,
-          "credential_unavailable",
-          "the service's credential issuer refused or failed; see the audit log",
-        );
-      }
-      d.ctx.log.error(
-        { err: errName(e), request_id: x.requestId },
-        "gateway could not mint a credential (fail closed)",
-      );
-      return refuse(s, "unavailable", "the credential store is unavailable");
-    }
-    return { ...outbound, query: out.query, needles: lease.needles, minted: { dynamic, lease, lastUse } };
-  }
   try {
     const secret = open(d.ctx.masterKeys, a.service.name, a.service.credential);
     try {
-      const injected = injectCredential(a.service.auth, secret, headers, outbound.query);
-      return { ...outbound, query: injected.query, needles: injected.needles, minted: null };
+      const injected = injectCredential(a.service.auth, secret, a.framing.headers, a.query);
+      return outbound(ad, injected.query, injected.needles, null);
     } finally {
       secret.fill(0);
     }
@@ -98,17 +63,70 @@ export async function inject(
   }
 }
 
+async function injectMinted(
+  d: PipelineDeps,
+  x: Exchange,
+  ad: Admitted,
+  dynamic: Dynamic,
+  consumed: NonceRecord,
+): Promise<Outbound | Rejection> {
+  const a = ad.authorised;
+  const s = a.subject;
+  const lastUse = consumed.maxUses !== null && consumed.uses >= consumed.maxUses;
+  const headers = a.framing.headers;
+  const out = { method: x.method, path: a.canonical.path, query: a.query, headers, body: ad.body };
+  let lease: Lease;
+  try {
+    lease = await dynamic.cache.lease(dynamic.minter, mintNonce(s.nonce), a.service, x.requestId);
+    Object.assign(headers, lease.headers);
+    if (dynamic.minter.sign) await dynamic.minter.sign(lease.cred, out, a.service);
+  } catch (e) {
+    if (lastUse) void dynamic.cache.endNonce(s.nonce.id, "exhausted");
+    if (e instanceof CredentialUnavailable) {
+      return refuse(
+        s,
+        "credential_unavailable",
+        "the service's credential issuer refused or failed; see the audit log",
+      );
+    }
+    d.ctx.log.error({ err: errName(e), request_id: x.requestId }, "gateway could not mint a credential (fail closed)");
+    return refuse(s, "unavailable", "the credential store is unavailable");
+  }
+  return outbound(ad, out.query, lease.needles, { dynamic, lease, lastUse });
+}
+
+function outbound(ad: Admitted, query: string, needles: Buffer[], minted: Outbound["minted"]): Outbound {
+  const a = ad.authorised;
+  return {
+    subject: a.subject,
+    origin: a.upstream.origin,
+    insecure: a.upstream.insecure,
+    path: a.canonical.path,
+    query,
+    headers: a.framing.headers,
+    framing: a.framing,
+    body: ad.body,
+    needles,
+    transform: ad.transform,
+    minted,
+  };
+}
+
 /**
  * After the relay (whatever its outcome): the needles are wiped; a shared minted token the upstream no longer
  * accepts (401) is dropped once, so the next request gets a fresh one; a nonce's last use destroys its credential.
+ * A promise only when a token is dropped.
  */
-export async function settle(o: Outbound, status: number | null): Promise<void> {
-  try {
-    if (o.minted && status === 401 && o.minted.dynamic.minter.retryOn401) {
-      await o.minted.dynamic.cache.invalidate(o.minted.lease);
-    }
-  } finally {
-    wipeNeedles(o.needles);
-    if (o.minted?.lastUse) void o.minted.dynamic.cache.endNonce(o.subject.nonce.id, "exhausted");
+export function settle(o: Outbound, status: number | null): Promise<void> | undefined {
+  const minted = o.minted;
+  if (minted && status === 401 && minted.dynamic.minter.retryOn401) {
+    return minted.dynamic.cache.invalidate(minted.lease).finally(() => release(o));
   }
+  release(o);
+  return undefined;
+}
+
+function release(o: Outbound): void {
+  wipeNeedles(o.needles);
+  if (o.minted?.lastUse) void o.minted.dynamic.cache.endNonce(o.subject.nonce.id, "exhausted");
 }

@@ -30,6 +30,8 @@ export function createPipeline(d: PipelineDeps): (req: IncomingMessage, res: Ser
     d.limits.release(this);
   };
 
+  // Stages answer with a plain value when nothing needs I/O (cache hits, no body to read): the hot path awaits
+  // only what really waits (the consume, the upstream), not a promise per stage.
   async function run(x: Exchange): Promise<void> {
     const bad = methodRejection(x);
     if (bad) return answer(d, x, bad);
@@ -38,7 +40,8 @@ export function createPipeline(d: PipelineDeps): (req: IncomingMessage, res: Ser
     // Whom an unexpected failure is about (its metric's service label), once known.
     let about: Subject | undefined;
     try {
-      const c = await carrier(d, x);
+      const cp = carrier(d, x);
+      const c = cp instanceof Promise ? await cp : cp;
       if (isRejection(c)) return await answer(d, x, c);
       // The nonce's own view: answered here, never forwarded, no use counted (nonce-view.ts).
       if (isNonceViewTarget(x.req.url)) {
@@ -46,14 +49,17 @@ export function createPipeline(d: PipelineDeps): (req: IncomingMessage, res: Ser
       }
       const t = target(d, x);
       if (isRejection(t)) return await answer(d, x, t);
-      const a = await authorise(d, x, c, t);
+      const ap = authorise(d, x, c, t);
+      const a = ap instanceof Promise ? await ap : ap;
       if (isRejection(a)) return await answer(d, x, a);
       about = a.subject;
-      const ad = await admit(d, x, a);
+      const adp = admit(d, x, a);
+      const ad = adp instanceof Promise ? await adp : adp;
       if (isRejection(ad)) return await answer(d, x, ad);
       const consumed = await consume(d, x, about);
       if (isRejection(consumed)) return await answer(d, x, consumed);
-      const o = await inject(d, x, ad, consumed);
+      const op = inject(d, x, ad, consumed);
+      const o = op instanceof Promise ? await op : op;
       if (isRejection(o)) return await answer(d, x, o);
       await relayAndSettle(x, o);
     } catch (e) {
@@ -92,7 +98,8 @@ export function createPipeline(d: PipelineDeps): (req: IncomingMessage, res: Ser
       if (relayed !== null && typeof relayed === "object") await answer(d, x, relayed);
       else status = relayed;
     } finally {
-      await settle(o, status);
+      const settling = settle(o, status);
+      if (settling) await settling;
     }
   }
 
