@@ -31,7 +31,7 @@ export function limits(d: PipelineDeps, x: Exchange, s: Subject): Rejection | nu
     });
   }
   if (info.rate) {
-    const waitMs = d.limits.rateWaitMs(info as typeof info & { rate: NonNullable<typeof info.rate> }, x.now);
+    const waitMs = d.limits.rateWaitMs(info.id, info.rate, info.expiresAt, x.now);
     if (waitMs > 0) {
       return refuse(s, "rate_limited", "this nonce's rate limit is exceeded", {
         retryAfterS: Math.max(1, Math.ceil(waitMs / 1000)),

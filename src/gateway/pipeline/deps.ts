@@ -1,6 +1,7 @@
 import type { ServerResponse } from "node:http";
 import type { AppContext } from "../../app/context.js";
 import type { Config } from "../../config.js";
+import type { Rate } from "../../core/rate.js";
 import type { AwsGateway } from "../aws/index.js";
 import type { GatewayCaches } from "../caches.js";
 import type { CompletionLog } from "../completion-log.js";
@@ -78,7 +79,7 @@ export class NonceLimits {
   }
 
   /** Milliseconds until the nonce's rate allows a request (0: allowed now, and counted). */
-  rateWaitMs(nonce: { id: string; expiresAt: number; rate: Parameters<RateLimiter["take"]>[1] }, now: number) {
-    return this.rate.take(nonce.id, nonce.rate, nonce.expiresAt, now);
+  rateWaitMs(nonceId: string, rate: Rate, expiresAt: number, now: number): number {
+    return this.rate.take(nonceId, rate, expiresAt, now);
   }
 }
