@@ -10,7 +10,7 @@ import { startPassthrough, startUpstream } from "./lib/targets.mjs";
 
 /**
  * A/B of the gateway between commits, for tuning on a noisy machine: `node scripts/bench/ab.mjs
- * --commits=214c13f,. [--rounds=3] [--seconds=3] [--connections=32,1] [--node-flags="…"] [--what=gateway|issue]`. "." is the working
+ * --commits=214c13f,. [--rounds=3] [--seconds=3] [--connections=32,1] [--node-flags="…"] [--what=gateway|issue] [--an='{"store":false}']`. "." is the working
  * tree (built with `npm run build` first); any other commit is checked out with `git worktree` under the temp dir
  * and built there (node_modules shared); an absolute path is taken as an already built tree (a diagnostic copy). Every build runs the bench's Agent Nonce server (SQLite, product
  * defaults) against one bench upstream, beside a direct call to the upstream and the lean pass-through (the budget's baseline), interleaved per round. Besides req/s and
@@ -28,6 +28,8 @@ const connections = opt("connections", "32,1").split(",").map(Number);
 const nodeFlags = opt("node-flags", "").split(" ").filter(Boolean);
 // gateway: GET through the gateway (beside the pass-through); issue: POST /v1/nonces on the control plane (B3).
 const what = opt("what", "gateway");
+// Extra options for servers/an.mjs, e.g. '{"store":false}' (the store-skipped diagnostic: every cost but the consume).
+const anOpts = JSON.parse(opt("an", "{}"));
 
 const git = (...a) => execFileSync("git", a, { cwd: ROOT, encoding: "utf8" }).trim();
 const worktrees = [];
@@ -78,7 +80,7 @@ try {
       [
         ...nodeFlags,
         path.join(t.dir, "scripts/bench/servers/an.mjs"),
-        JSON.stringify({ dialect: "sqlite", upstream: up.url }),
+        JSON.stringify({ dialect: "sqlite", ...anOpts, upstream: up.url }),
       ],
       { ready: (l) => l.startsWith("READY ") && JSON.parse(l.slice(6)), timeoutMs: 60_000, name: t.label },
     );

@@ -8,7 +8,7 @@ import { startAgentNonce, startUpstream } from "./lib/targets.mjs";
 
 /**
  * CPU profile of the gateway (or issuance) under load: `node scripts/bench/profile.mjs [gateway|issue]
- * [--seconds=10] [--connections=32] [--dialect=sqlite]`. Starts the bench upstream and Agent Nonce
+ * [--seconds=10] [--connections=32] [--dialect=sqlite] [--an='{"store":false}']`. Starts the bench upstream and Agent Nonce
  * (dist/, pinned to the server CPU) with --cpu-prof, drives it with the bench generator, stops it and prints the
  * functions with the most self time and the most total time. Needs `npm run build` first. The .cpuprofile is kept
  * (its path is printed) for Chrome DevTools or speedscope.
@@ -21,11 +21,13 @@ const seconds = Number(opt("seconds", 10));
 const connections = Number(opt("connections", 32));
 const dialect = opt("dialect", "sqlite");
 const top = Number(opt("top", 30));
+// Extra options for servers/an.mjs, e.g. '{"store":false}' (the store-skipped diagnostic).
+const anOpts = JSON.parse(opt("an", "{}"));
 
 pinSelf(LOAD_CPU);
 const dir = mkdtempSync(path.join(tmpdir(), "an-prof-"));
 const up = await startUpstream();
-const an = await startAgentNonce({ dialect }, up.url, ["--cpu-prof", `--cpu-prof-dir=${dir}`]);
+const an = await startAgentNonce({ dialect, ...anOpts }, up.url, ["--cpu-prof", `--cpu-prof-dir=${dir}`]);
 const req =
   what === "issue"
     ? {

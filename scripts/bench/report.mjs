@@ -43,7 +43,7 @@ export function writeReport(res) {
     targets.push(["B1 validate() in process, median", "≤ 5 µs", `${pure.toFixed(2)} µs`, verdict(pure <= 5)]);
     s.push("## B1 validate() in process (tinybench)", "");
     s.push(
-      "Pure per-request work of the gateway (`isWellFormed` + `canonicalizeTarget` + `tokenKey` + compiled route match, as handle.ts runs them), and separately one `store.consumeNonce` (atomic use + `nonce.used` audit row, group-committed) called one at a time.",
+      "Pure per-request work of the gateway (`isWellFormed` + `canonicalizeTarget` + `tokenKey` + compiled route match, as the gateway pipeline runs them), and separately one `store.consumeNonce` (atomic use + `nonce.used` audit row, group-committed) called one at a time.",
       "",
     );
     const rows = [

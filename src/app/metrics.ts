@@ -1,11 +1,15 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { GatewayTally } from "./gateway-tally.js";
 
 /** Every Prometheus metric the process exposes, on one registry (no global default registry). */
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
+  // The gateway's per-request counts, folded into the counter and gauge below when they are collected.
+  const gatewayTally = new GatewayTally();
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "agent_nonce_" });
   return {
     registry,
+    gatewayTally,
     apiRequests: new Counter({
       name: "agent_nonce_api_requests_total",
       help: "Control-plane requests by route and status.",
@@ -40,6 +44,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: "Gateway requests by service and outcome (forwarded, or the rejection code).",
       labelNames: ["service", "outcome"] as const,
       registers: [registry],
+      collect() {
+        gatewayTally.foldRequests(this);
+      },
     }),
     gatewayUpstreamSeconds: new Histogram({
       name: "agent_nonce_gateway_upstream_seconds",
@@ -52,6 +59,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       name: "agent_nonce_gateway_in_flight",
       help: "Gateway requests in flight.",
       registers: [registry],
+      collect() {
+        this.set(gatewayTally.inFlight);
+      },
     }),
     deadNoncePresentations: new Counter({
       name: "agent_nonce_dead_nonce_presentations_total",

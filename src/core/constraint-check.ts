@@ -4,7 +4,7 @@ import { compareDecimal, type Decimal, fromNumber, parseJsonNumber, parsePlainDe
 import { JsonNumber } from "./json-tree.js";
 import type { FieldSource } from "./request-fields.js";
 import { compilePattern } from "./safe-regex.js";
-import { compileRoutes, type RouteMatcher } from "./scopes.js";
+import { compileRoutes, type RouteMatcher, routeAllows } from "./scopes.js";
 
 /**
  * Evaluation of request constraints (see constraints.ts for the shape). Compiled once per distinct constraints
@@ -122,8 +122,8 @@ export function compileConstraints(raw: unknown): ConstraintChecker {
     forRoute(method, segments) {
       let fields: CompiledField[] | null = null;
       for (const s of scoped) {
-        // HEAD is allowed wherever GET is (see the gateway's scope check), so GET-scoped constraints cover it too.
-        if (s.matcher.match(method, segments) || (method === "HEAD" && s.matcher.match("GET", segments))) {
+        // HEAD is allowed wherever GET is (routeAllows), so GET-scoped constraints cover it too.
+        if (routeAllows(s.matcher, method, segments)) {
           fields ??= [...global];
           fields.push(...s.fields);
         }

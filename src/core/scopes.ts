@@ -84,6 +84,22 @@ function walk(n: Node, segs: readonly string[], i: number, tailOnly: number): bo
   return n.param !== null && seg.length > 0 && walk(n.param, segs, i + 1, tailOnly);
 }
 
+/**
+ * Whether a request may go where the matcher's routes allow: `HEAD` is allowed wherever `GET` is. This is the one
+ * place that rule lives (the gateway's scope check and route-scoped constraints both ask here); `match` itself
+ * answers for the method as written.
+ */
+export function routeAllows(
+  m: RouteMatcher,
+  method: string,
+  segments: readonly string[],
+  encodedSlashFrom?: number,
+): boolean {
+  return (
+    m.match(method, segments, encodedSlashFrom) || (method === "HEAD" && m.match("GET", segments, encodedSlashFrom))
+  );
+}
+
 export function compileRoutes(patterns: readonly string[]): RouteMatcher {
   const roots = new Map<string, Node>();
   for (const p of patterns) {

@@ -80,9 +80,10 @@ export type GateResult =
 
 /**
  * Checks constraints and method overrides for this request. On success, `body` is the buffered body when one had
- * to be read (and `framing.headers` then carries its Content-Length), or null when the body still streams.
+ * to be read (and `framing.headers` then carries its Content-Length), or null when the body still streams. The
+ * answer is a plain value when no body has to be read (the gateway's hot path awaits only real I/O).
  */
-export async function enforceGate(
+export function enforceGate(
   nonce: { matcher: RouteMatcher; constraints: ConstraintChecker | null },
   req: IncomingMessage,
   target: { method: string; segments: readonly string[]; query: string },
@@ -90,7 +91,7 @@ export async function enforceGate(
   cap: number,
   /** The body when another gate already read it (an MCP service's JSON-RPC check). */
   preread: Buffer | null = null,
-): Promise<GateResult> {
+): GateResult | Promise<GateResult> {
   const applied = nonce.constraints?.forRoute(target.method, target.segments) ?? null;
   const hasBody = framing.chunked || framing.contentLength > 0;
   const matters = () => overrideMatters(nonce.matcher, nonce.constraints, target.segments);
@@ -107,6 +108,18 @@ export async function enforceGate(
   // Query refusals first: nothing is read for a request that is refused anyway.
   const early = inspectRequest(applied, view);
   if (early) return early;
+  return gateBody(applied, view, matters, req, framing, cap, preread);
+}
+
+async function gateBody(
+  applied: ReturnType<ConstraintChecker["forRoute"]>,
+  view: Parameters<typeof inspectRequest>[1],
+  matters: () => boolean,
+  req: IncomingMessage,
+  framing: { headers: Record<string, string>; contentLength: number; chunked: boolean },
+  cap: number,
+  preread: Buffer | null,
+): Promise<GateResult> {
   let read: BodyRead;
   try {
     read = preread ? { body: preread } : await readBody(req, framing.contentLength, framing.chunked, cap);

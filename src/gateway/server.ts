@@ -9,9 +9,10 @@ import { CompletionLog } from "./completion-log.js";
 import { DeadNonceLog } from "./dead-nonce-log.js";
 import { writeRawError } from "./errors.js";
 import { createForwarder } from "./forward.js";
-import { createHandler } from "./handle.js";
 import type { MintedCredentials } from "./minted/cache.js";
 import { createMinted } from "./minted/index.js";
+import { pipelineDeps } from "./pipeline/deps.js";
+import { createPipeline } from "./pipeline/run.js";
 import { answerProbe, isProbe } from "./probes.js";
 
 /**
@@ -43,7 +44,7 @@ export function createGatewayServer(
   const aws = createAwsGateway(ctx);
   const deadLog = new DeadNonceLog(ctx);
   const { minted, http: issuerHttp } = createMinted(ctx);
-  const handleNonce = createHandler(ctx, caches, forwarder, completions, deadLog, minted, aws);
+  const handleNonce = createPipeline(pipelineDeps(ctx, { caches, forwarder, completions, deadLog, minted, aws }));
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (isProbe(req)) answerProbe(ctx, req, res).catch(() => res.destroy());
     else handleNonce(req, res);

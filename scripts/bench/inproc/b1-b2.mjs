@@ -14,7 +14,7 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-/** The gateway's per-request pure work, as handle.ts runs it (same functions, same order). */
+/** The gateway's per-request pure work, as the gateway pipeline (src/gateway/pipeline/) runs it (same functions, same order). */
 export function pureValidate(matcher, token, target) {
   if (!isWellFormed(token, "an")) throw new Error("token rejected");
   const t = canonicalizeTarget(target);

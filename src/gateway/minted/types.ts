@@ -12,7 +12,7 @@ import type { ServiceRecord } from "../../core/types.js";
  * `credential.destroyed` (service, nonce id, fingerprint, expiry — never the value). Its raw values are needles
  * for the response scrubber like a static secret.
  *
- * Flow inside the gateway (handle.ts):
+ * Flow inside the gateway (pipeline/authorise.ts, inject.ts):
  *   scope check → `authorize()` (before consume: a refusal is 403 scope_denied, audited, no use counted)
  *   → consume → `MintedCredentials.get()` (cache hit, or decrypt root → `mint()` → audit `credential.minted`)
  *   → copy `headers` into the upstream request → `sign()` if the kind signs per request → forward, scrubbing
