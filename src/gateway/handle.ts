@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
 import { nonceDraft } from "../app/audit-draft.js";
 import type { AppContext } from "../app/context.js";
-import { open } from "../core/crypto.js";
 import { newId } from "../core/ids.js";
 import { isWellFormed, tokenKey } from "../core/tokens.js";
 import type { AuditDraft, AuditType, NonceRecord } from "../core/types.js";
@@ -21,7 +20,7 @@ import { type DeadReason, deadReason, isDeadReason } from "./dead-nonces.js";
 import { GatewayReject, sendError } from "./errors.js";
 import { BodyLimit, type Forwarder, upstreamFailure } from "./forward.js";
 import { filterRequestHeaders } from "./headers.js";
-import { injectCredential, stripQueryParam } from "./inject.js";
+import { stripQueryParam } from "./inject.js";
 import { gateMcpRequest } from "./mcp/request-gate.js";
 import type { Lease, MintedCredentials } from "./minted/cache.js";
 import { type CredentialMinter, CredentialUnavailable, type MintNonce } from "./minted/types.js";
@@ -424,14 +423,9 @@ export function createHandler(
       return;
     }
     try {
-      const secret = open(ctx.masterKeys, service.name, service.credential);
-      try {
-        const injected = injectCredential(service.auth, secret, headers, query);
-        query = injected.query;
-        needles = injected.needles;
-      } finally {
-        secret.fill(0);
-      }
+      const injected = caches.credentials.inject(ctx.masterKeys, service, headers, query);
+      query = injected.query;
+      needles = injected.needles;
     } catch (e) {
       if (e instanceof GatewayReject) return reject(f, e.code, e.message);
       ctx.log.error({ err: errName(e), request_id: f.requestId }, "gateway could not open the credential");
