@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { buildNeedles, headerLeaks, REDACTION_MARKER, Scrubber, TAIL_REDACT_BYTES } from "./scrub.js";
 
@@ -196,6 +196,16 @@ describe("headerLeaks", () => {
     expect(headerLeaks(`Basic ${Buffer.from(`u:${SECRET}`).toString("base64")}`, needles)).toBe(true);
     expect(headerLeaks("application/json", needles)).toBe(false);
     expect(headerLeaks(`x ${SECRET.slice(0, 3)}`, needles)).toBe(false);
+  });
+
+  it("finds a non-ASCII secret whether the client decoded the value as UTF-8 or as latin1", () => {
+    const secret = Buffer.from(`pässwörd_FAKE_${randomBytes(6).toString("hex")}`, "utf8");
+    const own = buildNeedles([secret]);
+    expect(headerLeaks(`x ${secret.toString("utf8")} y`, own)).toBe(true);
+    expect(headerLeaks(`x ${secret.toString("latin1")} y`, own)).toBe(true);
+    // Characters beyond latin1 whose latin1 form (the low byte) is ASCII: the value is not ASCII all the same.
+    const wide = Buffer.from(`ŁŚ_FAKE_${randomBytes(6).toString("hex")}`, "utf8");
+    expect(headerLeaks(`x ${wide.toString("utf8")} y`, buildNeedles([wide]))).toBe(true);
   });
 });
 

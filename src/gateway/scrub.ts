@@ -1,4 +1,4 @@
-import { ALTERNATIVES, BY_FIRST_BYTE, MAX_SPELLING, PLAIN } from "./scrub-forms.js";
+import { ALTERNATIVES, BY_FIRST_BYTE, MAX_SPELLING, PLAIN, STARTS } from "./scrub-forms.js";
 
 export { buildNeedles, wipeNeedles } from "./scrub-forms.js";
 
@@ -154,27 +154,31 @@ export class Scrubber {
   private matchStart = 0;
   private matchEnd = 0;
 
+  // Built once per response, so plain loops over typed arrays (no closures, sets or iterators): ~4x cheaper.
   constructor(private readonly needles: readonly Uint8Array[]) {
     let window = 0;
     let scanned = false;
-    needles.forEach((needle, idx) => {
+    for (let idx = 0; idx < needles.length; idx++) {
+      const needle = needles[idx] as Uint8Array;
+      const len = needle.length;
       let span = 0;
-      for (const b of needle) span += MAX_SPELLING[b] as number;
-      window = Math.max(window, span);
-      const lead = PLAIN[needle[0] as number] === 0;
+      for (let i = 0; i < len; i++) span += MAX_SPELLING[needle[i] as number] as number;
+      if (span > window) window = span;
+      const first = needle[0] as number;
+      const lead = PLAIN[first] === 0;
       const from = lead ? 1 : 0;
       let end = from;
-      while (end < needle.length && PLAIN[needle[end] as number] === 1) end++;
+      while (end < len && PLAIN[needle[end] as number] === 1) end++;
       const run = end - from;
       if (run > 0) this.anchors.push({ idx, run: needle.subarray(from, end), lead });
       else scanned = true;
-      const starts = new Set<number>();
-      for (const alt of ALTERNATIVES[needle[0] as number] ?? []) starts.add(alt[0] as number);
-      for (const c of starts) {
+      const starts = STARTS[first] as Uint8Array;
+      for (let i = 0; i < starts.length; i++) {
+        const c = starts[i] as number;
         index(this.firstByte, this.byFirst, c, idx);
         if (run === 0) index(this.scanFirst, this.scanBy, c, idx);
       }
-    });
+    }
     this.window = window;
     this.scanned = scanned;
   }
@@ -214,11 +218,15 @@ export class Scrubber {
 
   /** True when a header value contains a needle, or ends in the start of one (the same rule as a body's end). */
   leaks(value: string): boolean {
-    // Header values may have been decoded as latin1 or utf8 by the HTTP client: check both byte forms.
-    for (const form of [Buffer.from(value, "latin1"), Buffer.from(value, "utf8")]) {
-      if (this.find(form, 0) || this.partialTail(form, 0) >= TAIL_REDACT_BYTES) return true;
-    }
-    return false;
+    // Header values may have been decoded as latin1 or utf8 by the HTTP client: check both byte forms (one when
+    // the value is ASCII, as nearly all are: both forms are then the same bytes).
+    if (this.leaksBytes(Buffer.from(value, "latin1"))) return true;
+    // utf8 length equals the string's length only when every code unit is ASCII (any other takes ≥ 2 bytes).
+    return Buffer.byteLength(value, "utf8") !== value.length && this.leaksBytes(Buffer.from(value, "utf8"));
+  }
+
+  private leaksBytes(form: Buffer): boolean {
+    return this.find(form, 0) || this.partialTail(form, 0) >= TAIL_REDACT_BYTES;
   }
 
   /** Leftmost match at or after `from` (longest at that start) into matchStart/matchEnd. */
