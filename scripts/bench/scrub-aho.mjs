@@ -1,6 +1,5 @@
 import { Bench } from "tinybench";
 import { buildNeedles, matchAt, Scrubber } from "../../dist/gateway/scrub.js";
-import { PLAIN } from "../../dist/gateway/scrub-forms.js";
 
 /**
  * Issue 17: would one pass for all needles (Aho–Corasick) beat the adopted scrubber's one native `indexOf` per

@@ -101,7 +101,9 @@ for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? loaded : [...loaded].reverse();
     for (const t of order) {
       const ns = time(t.tasks[name]);
-      (results[`${name}\t${t.label}`] ??= []).push(name === "1 MiB" ? ns / 1024 : ns);
+      const key = `${name}\t${t.label}`;
+      results[key] ??= [];
+      results[key].push(name === "1 MiB" ? ns / 1024 : ns);
     }
   }
 }
