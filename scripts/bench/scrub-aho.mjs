@@ -8,7 +8,8 @@ import { buildNeedles, matchAt, Scrubber } from "../../dist/gateway/scrub.js";
  * `indexOf` looks for) go into one dense Aho–Corasick automaton (Int32Array, 256 transitions a state), walked once
  * over the body; a hit is verified with the same `matchAt`. A measuring prototype only: mixed spellings make the
  * full needles impossible to list as AC patterns, so any AC scrubber would have this shape. Bodies hold no secret
- * (the common case: the cost is the scan). Needle sets: 1 secret (a bearer key), 2 (basic: pair and password),
+ * (the common case: the cost is the scan). The automaton is built once per needle set, as it would be per cached
+ * credential, so only the scan is compared. Needle sets: 1 secret (a bearer key), 2 (basic: pair and password),
  * 6 and 12 secrets (several credentials per request).
  */
 
@@ -54,27 +55,46 @@ function automaton(patterns) {
   return { delta, hasOut, out };
 }
 
+/** Built once per needle set (as it would be per cached credential): only the scan is measured. */
+const automata = new WeakMap();
+
+/** The first offset ≥ from where an anchor ends, or -1: one table step per byte. */
+function scan(delta, hasOut, buf, from, state) {
+  let s = state;
+  for (let i = from; i < buf.length; i++) {
+    s = delta[(s << 8) | buf[i]];
+    if (hasOut[s] === 1) return { i, s };
+  }
+  return null;
+}
+
 class AhoScrubber extends Scrubber {
   constructor(needles) {
     super(needles);
-    const runs = this.anchors.map((a) => a.run);
-    this.ac = automaton(runs);
+    let ac = automata.get(needles);
+    if (!ac) {
+      ac = automaton(this.anchors.map((a) => a.run));
+      automata.set(needles, ac);
+    }
+    this.ac = ac;
   }
   find(buf, from) {
     const { delta, hasOut, out } = this.ac;
-    let s = 0;
     let best = -1;
     let bestEnd = -1;
-    for (let i = from; i < buf.length; i++) {
-      s = delta[s * 256 + buf[i]];
-      if (hasOut[s] === 0) continue;
+    let at = from;
+    let s = 0;
+    for (let hit = scan(delta, hasOut, buf, at, s); hit !== null; hit = scan(delta, hasOut, buf, at, s)) {
+      const i = hit.i;
+      s = hit.s;
+      at = i + 1;
       for (const a of out[s]) {
         const { idx, run } = this.anchors[a];
-        const at = i - run.length + 1; // anchors with a multi-spelling lead byte are not measured here
-        if (at < from) continue;
-        const e = matchAt(this.needles[idx], buf, at);
-        if (e >= 0 && (best === -1 || at < best || (at === best && e > bestEnd))) {
-          best = at;
+        const start = i - run.length + 1; // anchors with a multi-spelling lead byte are not measured here
+        if (start < from) continue;
+        const e = matchAt(this.needles[idx], buf, start);
+        if (e >= 0 && (best === -1 || start < best || (start === best && e > bestEnd))) {
+          best = start;
           bestEnd = e;
         }
       }

@@ -11,7 +11,8 @@ import { fileURLToPath } from "node:url";
  * operation over rounds, and each tree's ratio to the first. A tree with gateway/credential-cache.js injects
  * through it (what handle.ts does), others open + injectCredential on every request.
  * Tasks: `inject` (decrypt or cache hit, header value, scrub needles), `relay small` (scrubber for one response:
- * construction, three response header values, an 80-byte JSON body), `request headers` (carrier + allowlist),
+ * construction, three response header values, an 80-byte JSON body), `request headers` (carrier + allowlist:
+ * the bench client's six lower-case headers; `SDK headers`: an official SDK's fourteen Title-Case ones),
  * `1 MiB` (the scrubber over a 1 MiB JSON body in 16 KiB chunks, reported per KiB).
  */
 
@@ -29,6 +30,14 @@ const big = Buffer.alloc(1 << 20, row);
 const raw = [
   ...["host", "127.0.0.1:8080", "connection", "keep-alive", "authorization", `Bearer an_${"x".repeat(40)}`],
   ...["user-agent", "bench/1.0", "accept", "application/json", "accept-encoding", "gzip, deflate, br"],
+];
+// What an official SDK sends (Title-Case names, several dropped): the OpenAI Python SDK's request head.
+const sdk = [
+  ...["Host", "127.0.0.1:8080", "Accept-Encoding", "gzip, deflate", "Connection", "keep-alive"],
+  ...["Accept", "application/json", "Content-Type", "application/json", "User-Agent", "OpenAI/Python 1.40.0"],
+  ...["X-Stainless-Lang", "python", "X-Stainless-Package-Version", "1.40.0", "X-Stainless-OS", "Linux"],
+  ...["X-Stainless-Arch", "x64", "X-Stainless-Runtime", "CPython", "X-Stainless-Retry-Count", "0"],
+  ...["Authorization", `Bearer an_${"x".repeat(40)}`, "Content-Length", "120"],
 ];
 const respValues = ["application/json", "80", new Date().toUTCString()];
 
@@ -69,6 +78,10 @@ async function load(dir) {
     "request headers": () => {
       carrier.extractNonce(raw);
       headers.filterRequestHeaders(raw);
+    },
+    "SDK headers": () => {
+      carrier.extractNonce(sdk);
+      headers.filterRequestHeaders(sdk);
     },
     "1 MiB": () => {
       const s = new scrub.Scrubber(needles);
