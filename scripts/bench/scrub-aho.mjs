@@ -50,7 +50,7 @@ function automaton(patterns) {
     }
   }
   const delta = new Int32Array(goto.length * 256);
-  goto.forEach((row, s) => delta.set(row, s * 256));
+  for (let s = 0; s < goto.length; s++) delta.set(goto[s], s * 256);
   const hasOut = Uint8Array.from(out, (o) => (o.length ? 1 : 0));
   return { delta, hasOut, out };
 }
