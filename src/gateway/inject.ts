@@ -6,6 +6,7 @@ import { buildNeedles } from "./scrub.js";
  * Injects exactly one credential, per the service's auth type, into headers the client could no longer touch
  * (every client carrier was already stripped). The decrypted secret stays in Buffers until the header value is
  * built; the caller zeroes them afterwards. Returns the byte patterns the response scrubber must look for.
+ * `prepareInjection` derives, once, what a request needs (kept by credential-cache.ts), `applyInjection` sets it.
  *
  * - bearer: `Authorization: Bearer <secret>`
  * - basic:  the sealed secret is UTF-8 JSON `{"username","password"}` → `Authorization: Basic base64(user:pass)`
