@@ -133,10 +133,11 @@ describe.each([
     // master_key.rotated is written by the offline `master-key rotate` command: src/e2e/master-key-rotation.test.ts.
     // credential.minted|destroyed|rotated|mint_failed need a dynamic-credential service: src/e2e/github-app.test.ts
     // and src/e2e/oauth2.test.ts. approval.* need an approval rule: src/e2e/approvals.test.ts.
-    // nonce.delegated|canary_tripped|replayed: src/e2e/delegation.test.ts.
+    // nonce.delegated|canary_tripped|replayed: src/e2e/delegation.test.ts. trust.*: src/api/oidc.test.ts.
     const elsewhere = new Set(["master_key.rotated", "nonce.delegated", "nonce.canary_tripped", "nonce.replayed"]);
     const online = AUDIT_TYPES.filter(
-      (t) => !elsewhere.has(t) && !/^credential\.(?!set$)/.test(t) && !t.startsWith("approval."),
+      (t) =>
+        !elsewhere.has(t) && !/^credential\.(?!set$)/.test(t) && !t.startsWith("approval.") && !t.startsWith("trust."),
     );
     expect(new Set(wire.map((e) => e.type))).toEqual(new Set(online));
     for (const e of wire) {

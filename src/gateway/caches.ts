@@ -3,6 +3,7 @@ import { isAwsGrantList } from "../core/aws/grants.js";
 import { type ConstraintChecker, compileConstraints } from "../core/constraint-check.js";
 import { compileRoutes, type RouteMatcher } from "../core/scopes.js";
 import type { NonceRecord, ServiceRecord } from "../core/types.js";
+import { CredentialCache } from "./credential-cache.js";
 import { KnownDead } from "./dead-nonces.js";
 import type { CredentialParams } from "./minted/types.js";
 import { checkUpstream, type UpstreamCheck } from "./upstream.js";
@@ -13,7 +14,8 @@ import { checkUpstream, type UpstreamCheck } from "./upstream.js";
  * Revocation, expiry and use counts are NEVER cached as "alive": the
  * store's consume statement re-checks them atomically on every request, on every replica. Only the terminal
  * outcome is remembered (`dead`, see dead-nonces.ts).
- * Services change, so they are cached for at most SERVICE_TTL_MS and dropped at once on "service.changed".
+ * Services change, so they are cached for at most SERVICE_TTL_MS and dropped at once on "service.changed", and so
+ * is a service's opened credential (credential-cache.ts, which also checks the sealed bytes on every use).
  */
 
 /** Map-backed LRU: a hit moves the key to the end; inserting past `max` evicts the oldest. */
@@ -76,10 +78,19 @@ export class GatewayCaches {
   private readonly matchers = new Lru<string, RouteMatcher>(1_000);
   private readonly checkers = new Lru<string, ConstraintChecker>(1_000);
   private readonly services = new Map<string, { entry: ServiceEntry | undefined; at: number }>();
-  private readonly onServiceChanged = (name: string) => this.services.delete(name);
-  private readonly onResync = () => this.services.clear();
+  /** Opened credentials of static services, dropped (zeroed) with their service. */
+  readonly credentials: CredentialCache;
+  private readonly onServiceChanged = (name: string) => {
+    this.services.delete(name);
+    this.credentials.drop(name);
+  };
+  private readonly onResync = () => {
+    this.services.clear();
+    this.credentials.clear();
+  };
 
   constructor(private readonly ctx: GatewayContext) {
+    this.credentials = new CredentialCache(ctx.clock);
     ctx.events.on("service.changed", this.onServiceChanged);
     ctx.events.on("replica.resync", this.onResync);
   }
@@ -91,6 +102,7 @@ export class GatewayCaches {
     this.matchers.clear();
     this.checkers.clear();
     this.services.clear();
+    this.credentials.dispose();
   }
 
   /**

@@ -110,6 +110,49 @@ export function filterAcceptEncoding(value: string): string | undefined {
   return out.length === 0 ? undefined : out;
 }
 
+/** What the filter does with a header. */
+const FORWARD = 1;
+const CONTENT_LENGTH = 2;
+const TRANSFER_ENCODING = 3;
+const CONNECTION = 4;
+const ACCEPT_ENCODING = 5;
+
+interface Rule {
+  /** The lower-case name, the key in the forwarded record. */
+  name: string;
+  action: number;
+}
+
+/** Dropped whatever the allowlist says (a future allowlist edit cannot re-admit these). */
+function denied(name: string): boolean {
+  return NEVER_FORWARDED.has(name) || name.includes("_") || name.startsWith("x-forwarded-");
+}
+
+/**
+ * The allowlist and the framing headers as one table, built once, so a request costs one lookup per header. Keyed
+ * by the lower-case name and by its usual Title-Case spelling (what most clients send), so that the common names
+ * need no lower-casing; any other spelling is lower-cased and looked up again. Absent: dropped.
+ */
+const RULES: ReadonlyMap<string, Rule> = (() => {
+  const m = new Map<string, Rule>();
+  const add = (name: string, action: number) => {
+    const rule = { name, action };
+    m.set(name, rule);
+    m.set(
+      name.replace(/(^|-)([a-z])/g, (_, sep: string, c: string) => sep + c.toUpperCase()),
+      rule,
+    );
+  };
+  add("content-length", CONTENT_LENGTH);
+  add("transfer-encoding", TRANSFER_ENCODING);
+  add("connection", CONNECTION);
+  for (const name of FORWARDED_REQUEST_HEADERS) {
+    if (denied(name) || m.has(name)) continue;
+    add(name, name === "accept-encoding" ? ACCEPT_ENCODING : FORWARD);
+  }
+  return m;
+})();
+
 /** `rawHeaders` is node's flat [name, value, …] list in received order. */
 export function filterRequestHeaders(rawHeaders: readonly string[]): FilterResult {
   const headers: Record<string, string> = {};
@@ -117,35 +160,37 @@ export function filterRequestHeaders(rawHeaders: readonly string[]): FilterResul
   let transferEncoding: string | undefined;
   let connectionTokens: string[] | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = (rawHeaders[i] as string).toLowerCase();
     const value = rawHeaders[i + 1] as string;
     if (BAD_VALUE.test(value)) return { error: "control character in a header value" };
-    if (name === "content-length") {
-      if (contentLength !== -1) return { error: "duplicate Content-Length" };
-      if (!/^\d{1,15}$/.test(value.trim())) return { error: "invalid Content-Length" };
-      contentLength = Number(value.trim());
-      headers[name] = String(contentLength);
-      continue;
+    const raw = rawHeaders[i] as string;
+    const rule = RULES.get(raw) ?? RULES.get(raw.toLowerCase());
+    if (rule === undefined) continue;
+    const name = rule.name;
+    switch (rule.action) {
+      case CONTENT_LENGTH:
+        if (contentLength !== -1) return { error: "duplicate Content-Length" };
+        if (!/^\d{1,15}$/.test(value.trim())) return { error: "invalid Content-Length" };
+        contentLength = Number(value.trim());
+        headers[name] = String(contentLength);
+        continue;
+      case TRANSFER_ENCODING:
+        transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
+        continue;
+      case CONNECTION:
+        connectionTokens ??= [];
+        for (const t of value.split(",")) connectionTokens.push(t.trim().toLowerCase());
+        continue;
+      case ACCEPT_ENCODING: {
+        const filtered = filterAcceptEncoding(value);
+        if (filtered === undefined) continue;
+        headers[name] = headers[name] === undefined ? filtered : `${headers[name]}, ${filtered}`;
+        continue;
+      }
+      default: {
+        const prev = headers[name];
+        headers[name] = prev === undefined ? value : `${prev}, ${value}`;
+      }
     }
-    if (name === "transfer-encoding") {
-      transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
-      continue;
-    }
-    if (name === "connection") {
-      connectionTokens ??= [];
-      for (const t of value.split(",")) connectionTokens.push(t.trim().toLowerCase());
-      continue;
-    }
-    if (NEVER_FORWARDED.has(name) || name.includes("_") || name.startsWith("x-forwarded-")) continue;
-    if (!FORWARDED_REQUEST_HEADERS.has(name)) continue;
-    if (name === "accept-encoding") {
-      const filtered = filterAcceptEncoding(value);
-      if (filtered === undefined) continue;
-      headers[name] = headers[name] === undefined ? filtered : `${headers[name]}, ${filtered}`;
-      continue;
-    }
-    const prev = headers[name];
-    headers[name] = prev === undefined ? value : `${prev}, ${value}`;
   }
   if (transferEncoding !== undefined) {
     if (contentLength !== -1) return { error: "both Transfer-Encoding and Content-Length" };

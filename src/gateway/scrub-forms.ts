@@ -109,6 +109,11 @@ export const BY_FIRST_BYTE: readonly (readonly (readonly Uint8Array[] | undefine
   return table;
 });
 
+/** `STARTS[b]`: the distinct first bytes of byte b's spellings (where a match of a needle starting with b can start). */
+export const STARTS: readonly Uint8Array[] = ALTERNATIVES.map((alts) =>
+  Uint8Array.from(new Set(alts.map((a) => a[0] as number))),
+);
+
 /** 1 when byte b has only its raw spelling. */
 export const PLAIN: Uint8Array = Uint8Array.from({ length: 256 }, (_, b) => (isPlain(b) ? 1 : 0));
 

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { buildNeedles, headerLeaks, REDACTION_MARKER, Scrubber, TAIL_REDACT_BYTES } from "./scrub.js";
 
@@ -138,6 +138,36 @@ describe("Scrubber: every usual re-encoding, every offset, every split point (ru
   });
 });
 
+describe("Scrubber: long inputs are searched with indexOf, short ones walked byte by byte: both find the same", () => {
+  // Longer than the scrubber's short-input walk (96 bytes), and made of bytes no needle starts with.
+  const PAD = ".".repeat(300);
+
+  it("every form above, after a long prefix, at every chunk boundary", () => {
+    for (const [name, enc] of [...ESCAPED_FORMS, ...BASE64_FORMS]) {
+      const short = run(`x${enc}y`, []);
+      expect(short.found, name).toBe(1);
+      const body = `${PAD}x${enc}y${PAD}`;
+      for (let cut = PAD.length - 2; cut <= PAD.length + enc.length + 3; cut++) {
+        const r = run(body, [cut]);
+        expect(r.out, `${name} cut ${cut}`).toBe(`${PAD}${short.out}${PAD}`);
+        expect(r.found).toBe(1);
+      }
+    }
+  });
+
+  it("secrets starting with characters that have several spellings, and text without the secret", () => {
+    for (const lead of ["/", "+", "=", "&", " ", "/+", "&="]) {
+      const odd = `${lead}FAKE_${lead}key`;
+      const n = buildNeedles([Buffer.from(odd)]);
+      for (const enc of [odd, encodeURIComponent(odd), each(odd, (c) => `&#x${hex(c)};`)]) {
+        expect(run(`${PAD}a${enc}b`, [], n).out, `${lead} ${enc}`).toBe(`${PAD}a${REDACTION_MARKER}b`);
+      }
+    }
+    const text = `a &amp; b %2F c \\/ d \\u0026 e ${Buffer.from("other data").toString("base64")} sk_test_OTHER`;
+    expect(run(`${PAD}${text}${PAD}`, []).out).toBe(`${PAD}${text}${PAD}`);
+  });
+});
+
 describe("Scrubber: the end of a body", () => {
   it(`a body cut at any point inside an echo (any form) ending in ${TAIL_REDACT_BYTES}+ of its bytes is redacted`, () => {
     const forms = [...ESCAPED_FORMS, ...BASE64_FORMS.filter(([n]) => n.startsWith("base64 after 0"))];
@@ -196,6 +226,16 @@ describe("headerLeaks", () => {
     expect(headerLeaks(`Basic ${Buffer.from(`u:${SECRET}`).toString("base64")}`, needles)).toBe(true);
     expect(headerLeaks("application/json", needles)).toBe(false);
     expect(headerLeaks(`x ${SECRET.slice(0, 3)}`, needles)).toBe(false);
+  });
+
+  it("finds a non-ASCII secret whether the client decoded the value as UTF-8 or as latin1", () => {
+    const secret = Buffer.from(`pässwörd_FAKE_${randomBytes(6).toString("hex")}`, "utf8");
+    const own = buildNeedles([secret]);
+    expect(headerLeaks(`x ${secret.toString("utf8")} y`, own)).toBe(true);
+    expect(headerLeaks(`x ${secret.toString("latin1")} y`, own)).toBe(true);
+    // Characters beyond latin1 whose latin1 form (the low byte) is ASCII: the value is not ASCII all the same.
+    const wide = Buffer.from(`ŁŚ_FAKE_${randomBytes(6).toString("hex")}`, "utf8");
+    expect(headerLeaks(`x ${wide.toString("utf8")} y`, buildNeedles([wide]))).toBe(true);
   });
 });
 

@@ -1,9 +1,7 @@
-import { open } from "../../core/crypto.js";
 import type { NonceRecord } from "../../core/types.js";
 import type { ResponseTransform } from "../body-transform.js";
 import { GatewayReject } from "../errors.js";
 import type { FilteredRequestHeaders } from "../headers.js";
-import { injectCredential } from "../inject.js";
 import type { Lease } from "../minted/cache.js";
 import { CredentialUnavailable } from "../minted/types.js";
 import { wipeNeedles } from "../scrub.js";
@@ -14,9 +12,9 @@ import type { PipelineDeps } from "./deps.js";
 import { type Exchange, type Rejection, refuse, type Subject } from "./exchange.js";
 
 /**
- * Stage 6, inject: every check passed and the use is on the audit log, so only now is the credential decrypted
- * (AES-256-GCM envelope, core/crypto.ts) and set as exactly one credential (inject.ts), its plaintext zeroed at
- * once; or, for a minted kind, leased from `MintedCredentials` (and signed per request where the kind signs).
+ * Stage 6, inject: every check passed and the use is on the audit log, so only now is the credential used: decrypted
+ * (AES-256-GCM envelope, core/crypto.ts; what a request derives from it is kept per service for at most 10 s,
+ * credential-cache.ts) and set as exactly one credential (inject.ts), the plaintext zeroed at once; or, for a minted kind, leased from `MintedCredentials` (and signed per request where the kind signs).
  * The result carries the scrubber's needles, wiped by `settle` once the relay is over.
  */
 
@@ -49,13 +47,9 @@ export function inject(
   if (a.dynamic) return injectMinted(d, x, ad, a.dynamic, consumed);
   const s = a.subject;
   try {
-    const secret = open(d.ctx.masterKeys, a.service.name, a.service.credential);
-    try {
-      const injected = injectCredential(a.service.auth, secret, a.framing.headers, a.query);
-      return outbound(ad, injected.query, injected.needles, null);
-    } finally {
-      secret.fill(0);
-    }
+    // Opened at most once per credential and 10 s (credential-cache.ts); the needles are this request's own copies.
+    const injected = d.caches.credentials.inject(d.ctx.masterKeys, a.service, a.framing.headers, a.query);
+    return outbound(ad, injected.query, injected.needles, null);
   } catch (e) {
     if (e instanceof GatewayReject) return refuse(s, e.code, e.message);
     d.ctx.log.error({ err: errName(e), request_id: x.requestId }, "gateway could not open the credential");
