@@ -103,8 +103,11 @@ export function outcome(type: string): "issued" | "used" | "denied" | "revoked" 
   return "other";
 }
 
-/** Audit `data` fields worth showing; the server never puts a secret there, and a fingerprint is not one. */
-const DETAIL_KEYS = ["fingerprint", "comment", "count", "approval_id", "role", "parent_id"];
+/**
+ * Audit `data` fields worth showing; the server never puts a secret there, and a fingerprint is not one
+ * (`credential` is the fingerprint of the real credential a `nonce.used` carried).
+ */
+const DETAIL_KEYS = ["fingerprint", "credential", "comment", "count", "approval_id", "role", "parent_id"];
 
 export function requestText(e: AuditEvent): string {
   const r = e.request;

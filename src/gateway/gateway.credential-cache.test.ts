@@ -76,4 +76,19 @@ describe("gateway: opened credentials are never stale", () => {
     expect(r.text).not.toContain(next);
     expect(r.text).not.toContain(h.secret);
   });
+
+  it("names the credential each use carried, by fingerprint: nonce.used data.credential follows a re-set", async () => {
+    const { id, token } = await h.issue(["GET /v1/**"]);
+    await h.request("/v1/a", { headers: bearer(token) });
+    const next = fake();
+    await h.setSecret(h.service, next);
+    await h.request("/v1/b", { headers: bearer(token) });
+    const used = (await h.ctx.store.listAudit({ nonceId: id, type: "nonce.used" }, { limit: 10 })).items;
+    const byPath = Object.fromEntries(used.map((e) => [e.request?.path, e.data?.credential]));
+    expect(byPath).toEqual({
+      "/v1/a": fingerprint(h.service, Buffer.from(h.secret)),
+      "/v1/b": fingerprint(h.service, Buffer.from(next)),
+    });
+    expect(JSON.stringify(used)).not.toContain(next);
+  });
 });

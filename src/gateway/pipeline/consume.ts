@@ -9,10 +9,16 @@ import { type Exchange, type Rejection, refuse, type Subject } from "./exchange.
  * Stage 5, consume: the store's atomic check-and-count with its `nonce.used` event in one transaction
  * (`Store.consumeNonce`); a store failure is a 503 and nothing is forwarded (rule 10, fail closed). Revocation,
  * expiry and use counts are never cached as alive, so this is where a nonce revoked a moment ago is refused.
- * Shared by the token flow and the AWS flow.
+ * Shared by the token flow and the AWS flow. `credential` is the fingerprint of the service's credential that
+ * inject will use (null when the service has none yet).
  */
 
-export async function consume(d: PipelineDeps, x: Exchange, s: Subject): Promise<NonceRecord | Rejection> {
+export async function consume(
+  d: PipelineDeps,
+  x: Exchange,
+  s: Subject,
+  credential: string | null,
+): Promise<NonceRecord | Rejection> {
   let consumed: ConsumeResult;
   // Pending nonce.completed events join this consume's group-committed transaction (see CompletionLog).
   d.completions.beforeWrite();
@@ -20,7 +26,7 @@ export async function consume(d: PipelineDeps, x: Exchange, s: Subject): Promise
     consumed = await d.ctx.store.consumeNonce(
       s.key,
       x.now,
-      (n) => draft(x, "nonce.used", n, null, s.path),
+      (n) => used(x, n, s.path, credential),
       // A dead nonce's event is coalesced outside this transaction (answer.ts): a replayed leak must not compete
       // for the store's writer. Only rate_limited and the "changed under us" nonce_invalid are written here.
       (reason: ConsumeRefusal, n) =>
@@ -36,6 +42,16 @@ export async function consume(d: PipelineDeps, x: Exchange, s: Subject): Promise
     return consumed.nonce;
   }
   return consumeRejection(s, consumed);
+}
+
+/**
+ * `nonce.used` names the real credential the request is about to carry, by fingerprint (never its value): which
+ * credential was used when is one query, across rotations (docs/audit.md). The same service record is injected.
+ */
+function used(x: Exchange, n: NonceRecord, path: string, credential: string | null) {
+  const e = draft(x, "nonce.used", n, null, path);
+  if (credential !== null) e.data = { ...e.data, credential };
+  return e;
 }
 
 /**

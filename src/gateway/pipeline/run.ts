@@ -56,7 +56,7 @@ export function createPipeline(d: PipelineDeps): (req: IncomingMessage, res: Ser
       const adp = admit(d, x, a);
       const ad = adp instanceof Promise ? await adp : adp;
       if (isRejection(ad)) return await answer(d, x, ad);
-      const consumed = await consume(d, x, about);
+      const consumed = await consume(d, x, about, a.service.credentialFingerprint);
       if (isRejection(consumed)) return await answer(d, x, consumed);
       const op = inject(d, x, ad, consumed);
       const o = op instanceof Promise ? await op : op;
@@ -75,7 +75,7 @@ export function createPipeline(d: PipelineDeps): (req: IncomingMessage, res: Ser
       about = a.subject;
       const limited = limits(d, x, about);
       if (limited) return await answer(d, x, limited);
-      const consumed = await consume(d, x, about);
+      const consumed = await consume(d, x, about, a.service.credentialFingerprint);
       if (isRejection(consumed)) {
         await answer(d, x, consumed);
         // A nonce that can no longer be used has no use for its STS session either.
