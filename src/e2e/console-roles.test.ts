@@ -44,7 +44,7 @@ describe.skipIf(!hasChromium)("security console roles and key handling in chromi
     for (const hidden of ALL.filter((v) => !(want as readonly string[]).includes(v))) {
       await page.goto(`${env.origin}/console/${hidden.toLowerCase()}`);
       await page.getByRole("heading", { name: want[0], level: 1 }).waitFor();
-      expect(new URL(page.url()).pathname).toBe(`/console/${want[0]?.toLowerCase()}`);
+      await page.waitForURL((u) => u.pathname === `/console/${want[0]?.toLowerCase()}`);
     }
     await context.close();
   });

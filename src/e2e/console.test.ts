@@ -48,7 +48,7 @@ describe.skipIf(!hasChromium)("security console in chromium", () => {
     for (const name of ["Live", "Tasks", "Nonces", "Approvals", "Keys", "Integrity"]) {
       await page.getByRole("link", { name, exact: true }).waitFor();
     }
-    expect(new URL(page.url()).pathname).toBe("/console/live");
+    await page.waitForURL((u) => u.pathname === "/console/live");
     // Keyboard: Tab reaches the navigation, Enter follows a link.
     await page.getByRole("link", { name: "Nonces", exact: true }).focus();
     await page.keyboard.press("Enter");
@@ -174,7 +174,8 @@ describe.skipIf(!hasChromium)("security console in chromium", () => {
     const yes = await ask("payout-7");
     const no = await ask("payout-8");
     const { context, page } = await open(env.keys.approver);
-    expect(new URL(page.url()).pathname).toBe("/console/approvals");
+    // The role's first view is chosen once whoami has answered: wait for the route, not just the sign-out button.
+    await page.waitForURL((u) => u.pathname === "/console/approvals");
     await page.locator(`tr[data-approval="${no}"]`).waitFor();
     await screenshot(page, "approvals");
     const rowYes = page.locator(`tr[data-approval="${yes}"]`);
