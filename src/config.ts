@@ -3,6 +3,7 @@ import path from "node:path";
 import { z } from "zod";
 import { AppError } from "./core/errors.js";
 import { parseDuration } from "./core/ttl.js";
+import { DEFAULT_SQLITE_SYNCHRONOUS, SQLITE_SYNCHRONOUS_MODES } from "./store/sqlite-synchronous.js";
 
 /**
  * Server configuration: parsed and validated once, frozen, passed down. Precedence: flags, then environment
@@ -86,7 +87,7 @@ export const ConfigSchema = z
     tlsCert: z.string().optional(),
     tlsKey: z.string().optional(),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-    sqliteSynchronous: z.enum(["NORMAL", "FULL"]).default("NORMAL"),
+    sqliteSynchronous: z.enum(SQLITE_SYNCHRONOUS_MODES).default(DEFAULT_SQLITE_SYNCHRONOUS),
     /** On SIGTERM: how long in-flight requests may run after the listeners stop accepting (duration or seconds). */
     drainTimeout: duration.prefault(30),
     ttl: z

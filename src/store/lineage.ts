@@ -1,4 +1,4 @@
-import { nonceStatus } from "../core/nonces.js";
+import { isUsable } from "../core/nonces.js";
 import type { AuditDraft, NonceStatus } from "../core/types.js";
 import { stateFromRow } from "./rows.js";
 import type { NonceStateRow } from "./schema.js";
@@ -26,7 +26,7 @@ export function ancestorsAlive(
   for (let i = 0; id !== null; i++) {
     if (i >= MAX_WALK) return false;
     const row = readById(id);
-    if (!row || nonceStatus(stateFromRow(row), now) !== "active") return false;
+    if (!row || !isUsable(stateFromRow(row), now)) return false;
     id = row.parent_id ?? null;
   }
   return true;
@@ -66,7 +66,7 @@ export function ancestorRowsAlive(
   for (const r of rows) {
     if (r.found === null) return false;
     const state = override?.(r.ancestor_id) ?? r;
-    if (nonceStatus(stateFromRow(state), now) !== "active") return false;
+    if (!isUsable(stateFromRow(state), now)) return false;
   }
   return true;
 }

@@ -1,4 +1,5 @@
 import type { NonceRecord } from "../core/types.js";
+import { usableNonceSql } from "./queries.js";
 import { AUDIT_ROW_COLUMNS, type AuditInsertRow, nonceToRow } from "./rows.js";
 import type { NonceRow } from "./schema.js";
 
@@ -9,9 +10,7 @@ export const Q = {
   consume: {
     name: "an_consume",
     // A nonce with a rate is left to the locked read below: its rate is decided in Node (store/outcomes.ts).
-    text: `UPDATE nonces SET uses = uses + 1
-      WHERE token_key = $1 AND revoked_at IS NULL AND expires_at > $2 AND (max_uses IS NULL OR uses < max_uses)
-        AND rate IS NULL
+    text: `UPDATE nonces SET uses = uses + 1 WHERE token_key = $1 AND ${usableNonceSql("$2")} AND rate IS NULL
       RETURNING *`,
   },
   nonceForUse: { name: "an_nonce_for_use", text: "SELECT * FROM nonces WHERE token_key = $1 FOR UPDATE" },

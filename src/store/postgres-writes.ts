@@ -1,10 +1,11 @@
 import type pg from "pg";
+import { isUsable } from "../core/nonces.js";
 import type { AuditDraft, AuditEvent, NonceRecord } from "../core/types.js";
 import { ANCESTORS_PG, type AncestorRow, ancestorRowsAlive } from "./lineage.js";
 import { rateDecision, rejectReason } from "./outcomes.js";
 import { lockAndRead, nonceValues, Q, WRITE_BATCH, writeBatchParams } from "./postgres-sql.js";
 import { audited, headOf, inTransaction } from "./postgres-tx.js";
-import { type AuditInsertRow, linkDrafts, nonceFromRow, nonceToRow } from "./rows.js";
+import { type AuditInsertRow, linkDrafts, nonceFromRow, nonceToRow, stateFromRow } from "./rows.js";
 import type { NonceRow, NonceStateRow } from "./schema.js";
 import type { ConsumeRefusal, ConsumeResult } from "./store.js";
 
@@ -92,9 +93,9 @@ async function chainAlive(
   return ancestorRowsAlive(r.rows, now, override);
 }
 
-// The same condition as Q.consume's WHERE clause, decided in Node on the locked row.
+// The same condition as Q.consume's WHERE clause (usableNonceSql), decided in Node on the locked row.
 function usable(r: NonceRow, now: number): boolean {
-  return r.revoked_at === null && r.expires_at > now && (r.max_uses === null || r.uses < r.max_uses);
+  return isUsable(stateFromRow(r), now);
 }
 
 interface Slot {

@@ -12,6 +12,13 @@ import type { AuditFilter, NonceFilter, PageRequest, RevokeFilter } from "./stor
 
 type NonceEb = ExpressionBuilder<Database, "nonces">;
 
+/**
+ * SQL form of core/nonces.ts `isUsable` on a `nonces` row, with `now` as the given placeholder (`$2`, `?`): the
+ * condition PostgreSQL's consume counts a use under. Tied to `isUsable` by usable-nonce.conformance.test.ts.
+ */
+export const usableNonceSql = (now: string): string =>
+  `revoked_at IS NULL AND (max_uses IS NULL OR uses < max_uses) AND expires_at > ${now}`;
+
 /** SQL form of core/nonces.ts `nonceStatus` (precedence: revoked, exhausted, expired, active). */
 function statusIs(eb: NonceEb, status: NonceStatus, now: number) {
   const notRevoked = eb("revoked_at", "is", null);

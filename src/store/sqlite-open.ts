@@ -1,13 +1,14 @@
 import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 import Database from "better-sqlite3";
 import { MIGRATIONS_TABLE_SQLITE, pending } from "./migrations/index.js";
+import type { SqliteSynchronous } from "./sqlite-synchronous.js";
 
 /**
  * Opens the SQLite file: created 0600 before SQLite touches it (SQLite would use the umask), WAL for concurrent
  * readers, a busy timeout so a second process waits instead of failing, foreign keys on, and `synchronous`
  * FULL by default (NORMAL trades the last transactions on power loss for speed; never corruption).
  */
-export function openSqlite(filename: string, synchronous: "NORMAL" | "FULL"): Database.Database {
+export function openSqlite(filename: string, synchronous: SqliteSynchronous): Database.Database {
   if (filename !== ":memory:") {
     // "a" creates with the given mode if missing and never truncates an existing database.
     closeSync(openSync(filename, "a", 0o600));

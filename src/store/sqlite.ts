@@ -1,5 +1,5 @@
 import { type CompiledQuery, Kysely, SqliteDialect } from "kysely";
-import { nonceStatus } from "../core/nonces.js";
+import { isUsable, nonceStatus } from "../core/nonces.js";
 import type { AuditDraft, AuditEvent, NonceRecord } from "../core/types.js";
 import { sqliteApprovals } from "./approvals-sqlite.js";
 import { AuditListeners } from "./audit-listeners.js";
@@ -34,6 +34,7 @@ import { SqliteChain } from "./sqlite-chain.js";
 import { startCheckpointer } from "./sqlite-checkpointer.js";
 import { migrateSqlite, openSqlite, restrictSidecars } from "./sqlite-open.js";
 import { prepare } from "./sqlite-statements.js";
+import { DEFAULT_SQLITE_SYNCHRONOUS, type SqliteSynchronous } from "./sqlite-synchronous.js";
 import type { ConsumeResult, Store } from "./store.js";
 import { sqliteTrustMethods } from "./trust.js";
 
@@ -57,9 +58,9 @@ export interface SqliteRuntimeOptions {
 }
 
 export async function createSqliteStore(
-  opts: { filename: string; synchronous?: "NORMAL" | "FULL" } & SqliteRuntimeOptions,
+  opts: { filename: string; synchronous?: SqliteSynchronous } & SqliteRuntimeOptions,
 ): Promise<Store> {
-  const db = openSqlite(opts.filename, opts.synchronous ?? "FULL");
+  const db = openSqlite(opts.filename, opts.synchronous ?? DEFAULT_SQLITE_SYNCHRONOUS);
   const checkpointer = opts.backgroundCheckpoints
     ? startCheckpointer(db, opts.filename, (reason) =>
         opts.onWarning?.(`${reason}: SQLite checkpoints run on the request path again`),
@@ -136,7 +137,7 @@ export async function createSqliteStore(
     const nonce = row ? nonceFromRow(row) : null;
     // Delegated nonces: the ancestors are read in the same IMMEDIATE transaction (store/lineage.ts).
     const lineageOk = !row?.parent_id || ancestorsAlive(stateById, row.parent_id, now);
-    if (row && nonce && nonceStatus(nonce, now) === "active" && lineageOk) {
+    if (row && nonce && isUsable(nonce, now) && lineageOk) {
       // A live nonce's rate is decided only now: a dead one is refused for being dead, whatever its rate.
       const rate = rateDecision(row, now);
       if (rate?.ok === false) {
