@@ -188,3 +188,18 @@ export function PolicyText({ policy }: { policy: Policy | null }) {
     </ul>
   );
 }
+
+/** A nonce's status and use count, as the Nonces list and a task's timeline show them. */
+export function NonceStatusCells({ n }: { n: { status: string; uses: number; max_uses: number | null } }) {
+  return (
+    <>
+      <td>
+        <span class={`badge badge-${n.status}`}>{n.status}</span>
+      </td>
+      <td>
+        {n.uses}
+        {n.max_uses !== null ? ` / ${n.max_uses}` : ""}
+      </td>
+    </>
+  );
+}

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText, query } from "../api.js";
-import { Alert, Field, Select, Status, TaskLink, Time } from "../components.js";
+import { Alert, Field, NonceStatusCells, Select, Status, TaskLink, Time } from "../components.js";
 import { mayRevoke } from "../roles.js";
 import type { NonceView, Whoami } from "../types.js";
 
@@ -127,13 +127,7 @@ export function Nonces({ me }: { me: Whoami }) {
                 </td>
                 <td>{n.service}</td>
                 <td>{n.scopes.join(", ")}</td>
-                <td>
-                  <span class={`badge badge-${n.status}`}>{n.status}</span>
-                </td>
-                <td>
-                  {n.uses}
-                  {n.max_uses !== null ? ` / ${n.max_uses}` : ""}
-                </td>
+                <NonceStatusCells n={n} />
                 <td>
                   <Time iso={n.expires_at} />
                 </td>

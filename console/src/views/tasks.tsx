@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText, query } from "../api.js";
-import { Alert, details, Field, outcome, requestText, Time } from "../components.js";
+import { Alert, details, Field, NonceStatusCells, outcome, requestText, Time } from "../components.js";
 import { navigate, useRoute, viewHref } from "../router.js";
 import type { AuditEvent, NonceView } from "../types.js";
 
@@ -97,13 +97,7 @@ export function Tasks() {
                     <td>{n.agent}</td>
                     <td>{n.service}</td>
                     <td>{n.scopes.join(", ")}</td>
-                    <td>
-                      <span class={`badge badge-${n.status}`}>{n.status}</span>
-                    </td>
-                    <td>
-                      {n.uses}
-                      {n.max_uses !== null ? ` / ${n.max_uses}` : ""}
-                    </td>
+                    <NonceStatusCells n={n} />
                     <td>
                       <Time iso={n.created_at} />
                     </td>
