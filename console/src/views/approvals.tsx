@@ -1,6 +1,7 @@
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { api, errorText, query } from "../api.js";
 import { Alert, Select, Status, TaskLink, Time } from "../components.js";
+import { useCursorList } from "../paging.js";
 import { mayDecide } from "../roles.js";
 import type { Approval, Whoami } from "../types.js";
 
@@ -9,28 +10,18 @@ const STATUSES = ["pending", "approved", "denied", "expired"] as const;
 /** Pending approval requests with "Approve" and "Deny" (admins and approvers), and decided ones. */
 export function Approvals({ me }: { me: Whoami }) {
   const [status, setStatus] = useState("pending");
-  const [items, setItems] = useState<Approval[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
   const [comments, setComments] = useState<Record<string, string>>({});
   const [message, setMessage] = useState("");
   const [error, setError] = useState("");
   const [reload, setReload] = useState(0);
   const canDecide = mayDecide(me.role);
 
-  const fetchPage = (from: string | null) =>
-    api<{ approvals: Approval[]; next_cursor: string | null }>(
-      "GET",
-      `/v1/approvals${query({ status, limit: 50, cursor: from })}`,
-    );
-
-  useEffect(() => {
-    fetchPage(null)
-      .then((r) => {
-        setItems(r.approvals);
-        setCursor(r.next_cursor);
-      })
-      .catch((e) => setError(errorText(e)));
-  }, [status, reload]);
+  const { items, cursor, more } = useCursorList(
+    (from) => `/v1/approvals${query({ status, limit: 50, cursor: from })}`,
+    (w: { approvals: Approval[]; next_cursor: string | null }) => w.approvals,
+    [status, reload],
+    setError,
+  );
 
   const decide = async (a: Approval, decision: "approve" | "deny") => {
     setError("");
@@ -124,18 +115,7 @@ export function Approvals({ me }: { me: Whoami }) {
         {items.length === 0 && <p class="muted">No {status} requests.</p>}
       </div>
       {cursor && (
-        <button
-          type="button"
-          class="secondary"
-          onClick={() =>
-            fetchPage(cursor)
-              .then((r) => {
-                setItems((p) => [...p, ...r.approvals]);
-                setCursor(r.next_cursor);
-              })
-              .catch((e) => setError(errorText(e)))
-          }
-        >
+        <button type="button" class="secondary" onClick={more}>
           Load more requests
         </button>
       )}

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText, query } from "../api.js";
 import { Alert, PolicyText, Time } from "../components.js";
+import { useCursorList } from "../paging.js";
 import type { ApiKey, AuditEvent, Service, Trust } from "../types.js";
 
 /**
@@ -12,29 +13,28 @@ export function Keys() {
   const [keys, setKeys] = useState<ApiKey[]>([]);
   const [trust, setTrust] = useState<Trust[]>([]);
   const [services, setServices] = useState<Service[]>([]);
-  const [history, setHistory] = useState<AuditEvent[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState("");
-
-  const credentialPage = (from: string | null) =>
-    api<{ events: AuditEvent[]; next_cursor: string | null }>(
-      "GET",
-      `/v1/audit${query({ type: "credential.set", limit: 50, cursor: from })}`,
-    );
+  const {
+    items: history,
+    cursor,
+    more,
+  } = useCursorList(
+    (from) => `/v1/audit${query({ type: "credential.set", limit: 50, cursor: from })}`,
+    (w: { events: AuditEvent[]; next_cursor: string | null }) => w.events,
+    [],
+    setError,
+  );
 
   useEffect(() => {
     Promise.all([
       api<{ keys: ApiKey[] }>("GET", "/v1/keys"),
       api<{ trust: Trust[] }>("GET", "/v1/trust"),
       api<{ services: Service[] }>("GET", "/v1/services"),
-      credentialPage(null),
     ])
-      .then(([k, t, s, h]) => {
+      .then(([k, t, s]) => {
         setKeys(k.keys);
         setTrust(t.trust);
         setServices(s.services);
-        setHistory(h.events);
-        setCursor(h.next_cursor);
       })
       .catch((e) => setError(errorText(e)));
   }, []);
@@ -170,18 +170,7 @@ export function Keys() {
         </table>
       </div>
       {cursor && (
-        <button
-          type="button"
-          class="secondary"
-          onClick={() =>
-            credentialPage(cursor)
-              .then((h) => {
-                setHistory((p) => [...p, ...h.events]);
-                setCursor(h.next_cursor);
-              })
-              .catch((e) => setError(errorText(e)))
-          }
-        >
+        <button type="button" class="secondary" onClick={more}>
           Load more credential changes
         </button>
       )}

@@ -1,6 +1,7 @@
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { api, errorText, query } from "../api.js";
 import { Alert, Field, NonceStatusCells, Select, Status, TaskLink, Time } from "../components.js";
+import { useCursorList } from "../paging.js";
 import { mayRevoke } from "../roles.js";
 import type { NonceView, Whoami } from "../types.js";
 
@@ -20,38 +21,21 @@ interface Filter {
 export function Nonces({ me }: { me: Whoami }) {
   const [form, setForm] = useState<Filter>({ agent: "", task: "", service: "", status: "active" });
   const [filter, setFilter] = useState(form);
-  const [nonces, setNonces] = useState<NonceView[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
   const [message, setMessage] = useState("");
   const [error, setError] = useState("");
   const [reload, setReload] = useState(0);
   const canRevoke = mayRevoke(me.role);
 
-  const fetchPage = (from: string | null) =>
-    api<{ nonces: NonceView[]; next_cursor: string | null }>(
-      "GET",
-      `/v1/nonces${query({ ...filter, limit: 50, cursor: from })}`,
-    );
-
-  useEffect(() => {
-    setError("");
-    fetchPage(null)
-      .then((r) => {
-        setNonces(r.nonces);
-        setCursor(r.next_cursor);
-      })
-      .catch((e) => setError(errorText(e)));
-  }, [filter, reload]);
-
-  const more = async () => {
-    try {
-      const r = await fetchPage(cursor);
-      setNonces((prev) => [...prev, ...r.nonces]);
-      setCursor(r.next_cursor);
-    } catch (e) {
-      setError(errorText(e));
-    }
-  };
+  const {
+    items: nonces,
+    cursor,
+    more,
+  } = useCursorList(
+    (from) => `/v1/nonces${query({ ...filter, limit: 50, cursor: from })}`,
+    (w: { nonces: NonceView[]; next_cursor: string | null }) => w.nonces,
+    [filter, reload],
+    setError,
+  );
 
   const revoke = async (id: string) => {
     setError("");
