@@ -1,16 +1,14 @@
 import type BetterSqlite3 from "better-sqlite3";
 import type { AuditDraft, AuditEvent, NonceRecord } from "../core/types.js";
 import {
-  APPROVAL_BY_ID,
   approvalFromRow,
   approvalPage,
   approvalValues,
-  DELIVER_APPROVAL,
   decideStatement,
-  INSERT_APPROVAL,
   listApprovalsStatement,
 } from "./approval-rows.js";
 import type { ApprovalRow } from "./schema.js";
+import { APPROVALS } from "./sqlite-sql.js";
 import type { Store } from "./store.js";
 
 type ApprovalMethods = Pick<
@@ -25,11 +23,11 @@ export function sqliteApprovals(
   append: (drafts: readonly AuditDraft[]) => AuditEvent[],
   insertNonce: (n: NonceRecord) => void,
 ): ApprovalMethods {
-  const byId = (id: string) => db.prepare(APPROVAL_BY_ID).get(id) as ApprovalRow | undefined;
+  const byId = (id: string) => db.prepare(APPROVALS.approvalById).get(id) as ApprovalRow | undefined;
   return {
     async insertApproval(a, audit) {
       tx(() => {
-        db.prepare(INSERT_APPROVAL).run(...approvalValues(a));
+        db.prepare(APPROVALS.insertApproval).run(...approvalValues(a));
         append([audit]);
       })();
     },
@@ -56,7 +54,7 @@ export function sqliteApprovals(
     },
     async deliverApproval(id, nonce, now, audit) {
       return tx(() => {
-        const r = db.prepare(DELIVER_APPROVAL).run(nonce.id, now, id);
+        const r = db.prepare(APPROVALS.deliverApproval).run(nonce.id, now, id);
         if (r.changes === 0) return false;
         insertNonce(nonce);
         append([audit]);

@@ -76,7 +76,7 @@ export function cascadeDraft(d: AuditDraft, ancestorId: string): AuditDraft {
   return { ...d, reason: "ancestor_revoked", data: { ...d.data, ancestor_id: ancestorId } };
 }
 
-/** PostgreSQL: revokes every live descendant of `$1` at `$2` (the SQLite twin is in sqlite-statements.ts). */
+/** PostgreSQL: revokes every live descendant of `$1` at `$2` (the SQLite twin is NONCES.revokeDescendants in sqlite-sql.ts). */
 export const REVOKE_DESCENDANTS_PG = `WITH RECURSIVE d(id) AS (
     SELECT id FROM nonces WHERE parent_id = $1
     UNION SELECT n.id FROM nonces n JOIN d ON n.parent_id = d.id)

@@ -279,3 +279,18 @@ export const AUDIT_ROW_COLUMNS = [
   "prev_hash",
   "hash",
 ] as const;
+
+/** Every column of a trust_relationships row, in the order both dialects' upserts bind them (trust.ts). */
+export const TRUST_COLUMNS = [
+  "name",
+  "issuer",
+  "audience",
+  "subject",
+  "claims",
+  "role",
+  "policy",
+  "jwks_uri",
+  "insecure_issuer",
+  "created_at",
+  "updated_at",
+] as const;

@@ -12,10 +12,11 @@ import { listAuditIndexedQuery } from "./queries.js";
 import { auditCursor } from "./rows.js";
 import type { Database as Schema } from "./schema.js";
 import { createSqliteStore } from "./sqlite.js";
-import { AUDIT_INDEX_SLICE, AUDIT_INDEX_SQL } from "./sqlite-audit-index.js";
+import { AUDIT_INDEX_SLICE } from "./sqlite-audit-index.js";
 import { writeTx } from "./sqlite-batch.js";
 import { SqliteChain } from "./sqlite-chain.js";
 import { openSqlite } from "./sqlite-open.js";
+import { AUDIT_INDEX } from "./sqlite-sql.js";
 import type { AuditFilter, Store } from "./store.js";
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -245,7 +246,7 @@ describe("sqlite audit_index", () => {
     await store.migrate();
     const db = new Database(file, { readonly: true });
     try {
-      for (const [name, sql] of Object.entries(AUDIT_INDEX_SQL)) {
+      for (const [name, sql] of Object.entries(AUDIT_INDEX)) {
         const params = (sql.match(/\?/g) ?? []).map(() => 1);
         const ops = (db.prepare(`EXPLAIN ${sql}`).all(...params) as { opcode: string }[]).map((r) => r.opcode);
         expect(ops, name).not.toContain("OpenEphemeral");

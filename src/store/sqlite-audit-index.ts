@@ -1,25 +1,15 @@
 import type { Database, Statement } from "better-sqlite3";
 import { NO_STATE, type TxState, writeTx } from "./sqlite-batch.js";
+import { AUDIT_INDEX, AUDIT_RETENTION, SCHEMA } from "./sqlite-sql.js";
 
 /**
  * Fills audit_index (migration 005) from audit_events, off the request's transaction. The watermark is
  * `max(seq)` of audit_index: seq only grows and each event is appended under the write lock, so everything
  * above it is the tail still to index, and a crash between an append and its catch-up loses nothing. Retention
  * deletes the same seqs from both tables in one transaction (`pruneAuditRows`), so the watermark never points
- * past a pruned event that the tail would then miss.
+ * past a pruned event that the tail would then miss. The statements are AUDIT_INDEX and AUDIT_RETENTION in
+ * sqlite-sql.ts.
  */
-const COLUMNS = "seq, time, type, actor_id, agent, task, nonce_id, service, issued_by";
-/** Exported for the query-plan test only. */
-export const AUDIT_INDEX_SQL = {
-  tail: `SELECT coalesce((SELECT max(seq) FROM audit_events), 0)
-    > coalesce((SELECT max(seq) FROM audit_index), 0)`,
-  watermark: "SELECT coalesce(max(seq), 0) FROM audit_index",
-  // The watermark is a bound parameter, read first in the same transaction: with a subquery on audit_index in
-  // this INSERT's WHERE, SQLite materialises the SELECT into an ephemeral table first (it reads the table it
-  // writes), and with the default temp_store that is a new temp file under /var/tmp on every catch-up.
-  catchUp: `INSERT INTO audit_index (${COLUMNS}) SELECT ${COLUMNS} FROM audit_events
-    WHERE seq > ? ORDER BY seq LIMIT ?`,
-} as const;
 
 /**
  * Rows per catch-up transaction: bounds how long one holds the event loop and the write lock (~20 µs a row
@@ -34,16 +24,16 @@ export const AUDIT_INDEX_SLICE = 500;
  */
 const INTERVAL_MS = 100;
 
-type Statements = Record<keyof typeof AUDIT_INDEX_SQL, Statement>;
+type Statements = Record<keyof typeof AUDIT_INDEX, Statement>;
 const statements = new WeakMap<Database, Statements>();
 
 function prepared(db: Database): Statements {
   let st = statements.get(db);
   if (st === undefined) {
     st = {
-      tail: db.prepare(AUDIT_INDEX_SQL.tail).pluck(),
-      watermark: db.prepare(AUDIT_INDEX_SQL.watermark).pluck(),
-      catchUp: db.prepare(AUDIT_INDEX_SQL.catchUp),
+      tail: db.prepare(AUDIT_INDEX.tail).pluck(),
+      watermark: db.prepare(AUDIT_INDEX.watermark).pluck(),
+      catchUp: db.prepare(AUDIT_INDEX.catchUp),
     };
     statements.set(db, st);
   }
@@ -62,13 +52,10 @@ export function catchUpAuditIndex(db: Database, limit: number, state: TxState = 
 
 /** Retention, inside a write transaction: the `limit` oldest events with seq <= throughSeq, from both tables. */
 export function pruneAuditRows(db: Database, throughSeq: number, limit: number): number {
-  const last = db
-    .prepare("SELECT max(seq) FROM (SELECT seq FROM audit_events WHERE seq <= ? ORDER BY seq LIMIT ?)")
-    .pluck()
-    .get(throughSeq, limit) as number | null;
+  const last = db.prepare(AUDIT_RETENTION.lastPruned).pluck().get(throughSeq, limit) as number | null;
   if (last === null) return 0;
-  db.prepare("DELETE FROM audit_index WHERE seq <= ?").run(last);
-  return db.prepare("DELETE FROM audit_events WHERE seq <= ?").run(last).changes;
+  db.prepare(AUDIT_RETENTION.pruneIndex).run(last);
+  return db.prepare(AUDIT_RETENTION.pruneEvents).run(last).changes;
 }
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -159,7 +146,7 @@ export class AuditIndexer {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     // A store closed before its migrations ran has no audit_index: nothing to catch up.
-    if (this.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'audit_index'").get() === undefined) return;
+    if (this.db.prepare(SCHEMA.auditIndexExists).get() === undefined) return;
     try {
       while (this.step() === this.slice);
     } catch (e) {

@@ -1,4 +1,5 @@
 import type BetterSqlite3 from "better-sqlite3";
+import { TX } from "./sqlite-sql.js";
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
@@ -35,7 +36,7 @@ const txStatements = new WeakMap<
 export function writeTx<R>(db: BetterSqlite3.Database, state: TxState, body: () => R): R {
   let st = txStatements.get(db);
   if (st === undefined) {
-    st = { begin: db.prepare("BEGIN IMMEDIATE"), commit: db.prepare("COMMIT"), rollback: db.prepare("ROLLBACK") };
+    st = { begin: db.prepare(TX.begin), commit: db.prepare(TX.commit), rollback: db.prepare(TX.rollback) };
     txStatements.set(db, st);
   }
   let value: R;

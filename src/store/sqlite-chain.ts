@@ -2,6 +2,7 @@ import type { Database, Statement } from "better-sqlite3";
 import type { AuditDraft, AuditEvent } from "../core/types.js";
 import { linkDrafts } from "./rows.js";
 import type { TxState } from "./sqlite-batch.js";
+import { AUDIT } from "./sqlite-sql.js";
 
 interface Head {
   seq: number;
@@ -25,13 +26,10 @@ export class SqliteChain implements TxState {
 
   constructor(db: Database) {
     this.st = {
-      head: db.prepare("SELECT seq, hash FROM audit_head WHERE id = 1"),
-      setHead: db.prepare("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"),
-      // Positional parameters: binding 18 named ones costs a property lookup each, on every gateway request.
-      insertEvent: db.prepare(`INSERT INTO audit_events (seq, id, time, type, actor, actor_id, agent, task, nonce_id,
-        service, scopes, reason, request, source_ip, data, prev_hash, hash, issued_by)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT issued_by FROM nonces WHERE id = ?))`),
-      dataVersion: db.prepare("PRAGMA data_version").pluck(),
+      head: db.prepare(AUDIT.head),
+      setHead: db.prepare(AUDIT.setHead),
+      insertEvent: db.prepare(AUDIT.insertEvent),
+      dataVersion: db.prepare(AUDIT.dataVersion).pluck(),
     };
   }
 

@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import type BetterSqlite3 from "better-sqlite3";
+import { autocheckpointPragma, journalSizeLimitPragma, PRAGMAS } from "./sqlite-sql.js";
 
 /**
  * WAL checkpoints off the event loop. SQLite's automatic checkpoint runs inside the COMMIT that crosses
@@ -33,13 +34,15 @@ export const TRIM_BYTES = 64 * 1024 * 1024;
 /** Ticks with no new frame before the worker trims: ~1 s idle. */
 const IDLE_TICKS = Math.ceil(1000 / INTERVAL_MS);
 
-// Plain CommonJS so it runs the same from dist/ and under the test runner (no .ts loader in a worker).
+// Plain CommonJS so it runs the same from dist/ and under the test runner (no .ts loader in a worker). Its pragmas
+// come in workerData (WORKER_PRAGMAS), from sqlite-sql.ts like every other statement.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const Database = require(workerData.driver);
 const { statSync } = require("node:fs");
+const P = workerData.pragmas;
 const db = new Database(workerData.filename);
-db.pragma("busy_timeout = 5000");
+db.pragma(P.busyTimeout);
 let stopped = false;
 let lastLog = -1;
 let idle = 0;
@@ -51,17 +54,17 @@ const walBytes = () => {
   }
 };
 const trim = () => {
-  db.pragma("busy_timeout = 0");
+  db.pragma(P.noBusyTimeout);
   try {
-    db.pragma("wal_checkpoint(TRUNCATE)");
+    db.pragma(P.checkpointTruncate);
   } finally {
-    db.pragma("busy_timeout = 5000");
+    db.pragma(P.busyTimeout);
   }
 };
 const tick = () => {
   if (stopped) return;
   try {
-    const r = db.pragma("wal_checkpoint(PASSIVE)")[0];
+    const r = db.pragma(P.checkpointPassive)[0];
     // log: frames in the WAL; checkpointed: those now in the database file. Unchanged and all copied: idle.
     idle = r.log === lastLog && r.checkpointed === r.log ? idle + 1 : 0;
     lastLog = r.log;
@@ -79,13 +82,21 @@ parentPort.on("message", (m) => {
   if (m !== "stop") return;
   stopped = true;
   try {
-    db.pragma("wal_checkpoint(PASSIVE)");
+    db.pragma(P.checkpointPassive);
   } catch (e) {}
   db.close();
   parentPort.postMessage("stopped");
 });
 setTimeout(tick, workerData.intervalMs);
 `;
+
+/** The pragmas the worker runs, passed in workerData (the worker's source cannot import). */
+const WORKER_PRAGMAS = {
+  busyTimeout: PRAGMAS.busyTimeout,
+  noBusyTimeout: PRAGMAS.noBusyTimeout,
+  checkpointPassive: PRAGMAS.checkpointPassive,
+  checkpointTruncate: PRAGMAS.checkpointTruncate,
+};
 
 export interface Checkpointer {
   /** Final passive checkpoint and worker exit; the server's connection gets automatic checkpoints back. */
@@ -109,14 +120,15 @@ export function startCheckpointer(
         intervalMs: INTERVAL_MS,
         trimBytes: opts.trimBytes ?? TRIM_BYTES,
         idleTicks: IDLE_TICKS,
+        pragmas: WORKER_PRAGMAS,
       },
     });
   } catch {
     onFallback("the checkpoint worker could not start");
     return null;
   }
-  db.pragma("wal_autocheckpoint = 0");
-  db.pragma("journal_size_limit = -1");
+  db.pragma(PRAGMAS.noAutocheckpoint);
+  db.pragma(PRAGMAS.noJournalSizeLimit);
   worker.on("message", (m) => {
     if (m === "trimmed") opts.onTrim?.();
   });
@@ -160,6 +172,6 @@ export function startCheckpointer(
 
 /** Without the worker the connection checkpoints in its own commits and trims the WAL there (SQLite's limit). */
 function selfCheckpointing(db: BetterSqlite3.Database): void {
-  db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
-  db.pragma(`journal_size_limit = ${TRIM_BYTES}`);
+  db.pragma(autocheckpointPragma(AUTOCHECKPOINT_PAGES));
+  db.pragma(journalSizeLimitPragma(TRIM_BYTES));
 }

@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 import Database from "better-sqlite3";
 import { MIGRATIONS_TABLE_SQLITE, pending } from "./migrations/index.js";
+import { PRAGMAS, SCHEMA, synchronousPragma } from "./sqlite-sql.js";
 import type { SqliteSynchronous } from "./sqlite-synchronous.js";
 
 /**
@@ -16,10 +17,10 @@ export function openSqlite(filename: string, synchronous: SqliteSynchronous): Da
   }
   const db = new Database(filename);
   try {
-    db.pragma("journal_mode = WAL");
-    db.pragma("busy_timeout = 5000");
-    db.pragma("foreign_keys = ON");
-    db.pragma(`synchronous = ${synchronous === "NORMAL" ? "NORMAL" : "FULL"}`);
+    db.pragma(PRAGMAS.journalModeWal);
+    db.pragma(PRAGMAS.busyTimeout);
+    db.pragma(PRAGMAS.foreignKeys);
+    db.pragma(synchronousPragma(synchronous));
     restrictSidecars(filename);
   } catch (e) {
     db.close();
@@ -41,8 +42,8 @@ export function restrictSidecars(filename: string): void {
 export function migrateSqlite(db: Database.Database, now: number): void {
   db.transaction(() => {
     db.exec(MIGRATIONS_TABLE_SQLITE);
-    const applied = db.prepare("SELECT version FROM schema_migrations").pluck().all() as number[];
-    const record = db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
+    const applied = db.prepare(SCHEMA.appliedMigrations).pluck().all() as number[];
+    const record = db.prepare(SCHEMA.recordMigration);
     for (const m of pending(applied)) {
       for (const stmt of m.sqlite) db.exec(stmt);
       record.run(m.version, m.name, now);

@@ -33,7 +33,7 @@ import { groupCommit, type TxState, writeTx } from "./sqlite-batch.js";
 import { SqliteChain } from "./sqlite-chain.js";
 import { startCheckpointer } from "./sqlite-checkpointer.js";
 import { migrateSqlite, openSqlite, restrictSidecars } from "./sqlite-open.js";
-import { prepare } from "./sqlite-statements.js";
+import { API_KEYS, CHECKPOINTS, NONCES, prepare, SCHEMA, SERVICES } from "./sqlite-sql.js";
 import { DEFAULT_SQLITE_SYNCHRONOUS, type SqliteSynchronous } from "./sqlite-synchronous.js";
 import type { ConsumeResult, Store } from "./store.js";
 import { sqliteTrustMethods } from "./trust.js";
@@ -43,7 +43,8 @@ import { sqliteTrustMethods } from "./trust.js";
  * nothing else can run on this connection in the middle of one, so the audit chain head needs no other lock,
  * and IMMEDIATE makes a second process wait (busy_timeout) rather than fail. The per-request writes (consume,
  * issue, audit append) are group-committed (sqlite-batch.ts). kysely builds the filtered
- * queries and runs the plain reads; hot paths use statements prepared once.
+ * queries and runs the plain reads; hot paths use statements prepared once. Every SQLite statement text is in
+ * sqlite-sql.ts.
  */
 const CLEANUP_SLICE = 1000;
 
@@ -176,15 +177,13 @@ export async function createSqliteStore(
     },
 
     async ping() {
-      db.prepare("SELECT 1").get();
+      db.prepare(SCHEMA.ping).get();
     },
 
     async pendingMigrations() {
-      const exists = db
-        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
-        .get();
+      const exists = db.prepare(SCHEMA.migrationsTableExists).get();
       if (!exists) return pending([]).map((m) => m.version);
-      const applied = db.prepare("SELECT version FROM schema_migrations").pluck().all() as number[];
+      const applied = db.prepare(SCHEMA.appliedMigrations).pluck().all() as number[];
       return pending(applied).map((m) => m.version);
     },
 
@@ -209,12 +208,8 @@ export async function createSqliteStore(
 
     async deleteService(name, now, audit) {
       return tx(() => {
-        if (db.prepare("DELETE FROM services WHERE name = ?").run(name).changes === 0) return false;
-        db.prepare("UPDATE nonces SET revoked_at = ? WHERE service = ? AND revoked_at IS NULL AND expires_at > ?").run(
-          now,
-          name,
-          now,
-        );
+        if (db.prepare(SERVICES.deleteService).run(name).changes === 0) return false;
+        db.prepare(NONCES.revokeForService).run(now, name, now);
         append([audit]);
         return true;
       })();
@@ -222,14 +217,10 @@ export async function createSqliteStore(
 
     async setCredential(name, sealed, fingerprint, now, audit, expectedFingerprint) {
       return tx(() => {
-        const set =
-          "UPDATE services SET credential = ?, credential_fingerprint = ?, credential_updated_at = ? WHERE name = ?";
         const r =
           expectedFingerprint === undefined
-            ? db.prepare(set).run(sealed, fingerprint, now, name)
-            : db
-                .prepare(`${set} AND credential_fingerprint = ?`)
-                .run(sealed, fingerprint, now, name, expectedFingerprint);
+            ? db.prepare(SERVICES.setCredential).run(sealed, fingerprint, now, name)
+            : db.prepare(SERVICES.setCredentialIfFingerprint).run(sealed, fingerprint, now, name, expectedFingerprint);
         if (r.changes === 0) return false;
         append([audit]);
         return true;
@@ -238,10 +229,8 @@ export async function createSqliteStore(
 
     async rewrapCredentials(rewrap) {
       return tx(() => {
-        const rows = db
-          .prepare("SELECT name, credential FROM services WHERE credential IS NOT NULL ORDER BY name")
-          .all() as { name: string; credential: Buffer }[];
-        const update = db.prepare("UPDATE services SET credential = ? WHERE name = ?");
+        const rows = db.prepare(SERVICES.sealedCredentials).all() as { name: string; credential: Buffer }[];
+        const update = db.prepare(SERVICES.rewrapCredential);
         let n = 0;
         for (const r of rows) {
           const next = rewrap(r.name, r.credential);
@@ -285,7 +274,7 @@ export async function createSqliteStore(
 
     async revokeApiKey(id, now, audit) {
       return tx(() => {
-        const r = db.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").run(now, id);
+        const r = db.prepare(API_KEYS.revokeApiKey).run(now, id);
         if (r.changes === 0) return false;
         append([audit]);
         return true;
@@ -398,7 +387,7 @@ export async function createSqliteStore(
     async pruneAudit(throughSeq, limit) {
       return tx(() => {
         const n = pruneAuditRows(db, throughSeq, limit);
-        db.prepare("DELETE FROM audit_checkpoints WHERE seq < ?").run(throughSeq);
+        db.prepare(CHECKPOINTS.pruneBefore).run(throughSeq);
         return n;
       })();
     },

@@ -2,25 +2,13 @@ import type { Kysely } from "kysely";
 import type pg from "pg";
 import type { AuditDraft, AuditType, IssuerPolicy, TrustRecord } from "../core/types.js";
 import type { Append } from "./postgres-tx.js";
+import { TRUST_COLUMNS } from "./rows.js";
 import type { Database, TrustRow } from "./schema.js";
+import { TRUST } from "./sqlite-sql.js";
 import type { TrustStore } from "./store.js";
 
 /** OIDC trust relationships on both dialects: reads through kysely, writes in the dialect's audited transaction. */
 type TrustMethods = TrustStore;
-
-const COLUMNS = [
-  "name",
-  "issuer",
-  "audience",
-  "subject",
-  "claims",
-  "role",
-  "policy",
-  "jwks_uri",
-  "insecure_issuer",
-  "created_at",
-  "updated_at",
-] as const;
 
 export function trustToRow(t: TrustRecord, dialect: "sqlite" | "postgres"): TrustRow {
   return {
@@ -79,24 +67,20 @@ export function sqliteTrustMethods(
   tx: <R>(fn: () => R) => () => R,
   append: (drafts: readonly AuditDraft[]) => unknown,
 ): TrustMethods {
-  const upsert = `INSERT INTO trust_relationships (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map(() => "?").join(", ")})
-    ON CONFLICT (name) DO UPDATE SET ${COLUMNS.filter((c) => c !== "name" && c !== "created_at")
-      .map((c) => `${c} = excluded.${c}`)
-      .join(", ")}`;
   return {
     ...reads(k),
     async putTrust(t, audit) {
       return tx(() => {
-        const created = db.prepare("SELECT 1 FROM trust_relationships WHERE name = ?").get(t.name) === undefined;
+        const created = db.prepare(TRUST.trustExists).get(t.name) === undefined;
         const row = trustToRow(t, "sqlite");
-        db.prepare(upsert).run(...COLUMNS.map((c) => row[c]));
+        db.prepare(TRUST.upsertTrust).run(...TRUST_COLUMNS.map((c) => row[c]));
         append([{ ...audit, type: trustAuditType(audit.type, created) }]);
         return created;
       })();
     },
     async deleteTrust(name, audit) {
       return tx(() => {
-        if (db.prepare("DELETE FROM trust_relationships WHERE name = ?").run(name).changes === 0) return false;
+        if (db.prepare(TRUST.deleteTrust).run(name).changes === 0) return false;
         append([audit]);
         return true;
       })();
@@ -110,9 +94,9 @@ export function postgresTrustMethods(
   pool: pg.Pool,
   audited: <T>(p: pg.Pool, fn: (c: pg.PoolClient, append: Append) => Promise<T>) => Promise<T>,
 ): TrustMethods {
-  const upsert = `INSERT INTO trust_relationships (${COLUMNS.join(", ")})
-    VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(", ")})
-    ON CONFLICT (name) DO UPDATE SET ${COLUMNS.filter((c) => c !== "name" && c !== "created_at")
+  const upsert = `INSERT INTO trust_relationships (${TRUST_COLUMNS.join(", ")})
+    VALUES (${TRUST_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")})
+    ON CONFLICT (name) DO UPDATE SET ${TRUST_COLUMNS.filter((c) => c !== "name" && c !== "created_at")
       .map((c) => `${c} = excluded.${c}`)
       .join(", ")}`;
   return {
@@ -124,7 +108,7 @@ export function postgresTrustMethods(
         const created = existing.rowCount === 0;
         await c.query(
           upsert,
-          COLUMNS.map((col) => row[col]),
+          TRUST_COLUMNS.map((col) => row[col]),
         );
         await append([{ ...audit, type: trustAuditType(audit.type, created) }]);
         return created;
