@@ -23,8 +23,10 @@ import type { SqliteSynchronous } from "./sqlite-synchronous.js";
 export const NONCES = {
   // The consume reads the row, decides in JS (nonceStatus) and bumps the counter by rowid, all inside the batch's
   // IMMEDIATE transaction, so no other writer comes in between. One read serves the accept and the reject path,
-  // and there is no RETURNING, which SQLite buffers in an ephemeral table per statement.
-  nonceForUse: "SELECT rowid AS row_id, * FROM nonces WHERE token_key = ?",
+  // and there is no RETURNING, which SQLite buffers in an ephemeral table per statement. Only the columns a use can
+  // change, read as an array (prepare() makes it raw; the order is NonceUseState's): the rest of the nonce is fixed
+  // at issuance and comes from the store's IssuedNonces (issued-nonces.ts).
+  nonceForUse: "SELECT rowid, id, uses, revoked_at, rate_tat, rate_tat_frac FROM nonces WHERE token_key = ?",
   countUse: "UPDATE nonces SET uses = uses + 1 WHERE rowid = ?",
   // A nonce with a rate: the use and the rate state it moved to (core/rate.ts), in the same transaction.
   countRatedUse: "UPDATE nonces SET uses = uses + 1, rate_tat = ?, rate_tat_frac = ? WHERE rowid = ?",
@@ -223,6 +225,18 @@ const REQUEST = {
 
 export type Statements = Record<keyof typeof REQUEST, Statement>;
 
+/** A row of `nonceForUse`, in its column order. */
+export type NonceUseState = [
+  rowid: number,
+  id: string,
+  uses: number,
+  revokedAt: number | null,
+  rateTat: number | null,
+  rateTatFrac: number | null,
+];
+
 export function prepare(db: Database): Statements {
-  return Object.fromEntries(Object.entries(REQUEST).map(([name, sql]) => [name, db.prepare(sql)])) as Statements;
+  const st = Object.fromEntries(Object.entries(REQUEST).map(([name, sql]) => [name, db.prepare(sql)])) as Statements;
+  st.nonceForUse.raw(true);
+  return st;
 }

@@ -4,6 +4,7 @@ import type { AuditDraft, AuditEvent, NonceRecord } from "../core/types.js";
 import { sqliteApprovals } from "./approvals-sqlite.js";
 import { AuditListeners } from "./audit-listeners.js";
 import { checkpointMethods } from "./checkpoints.js";
+import { IssuedNonces } from "./issued-nonces.js";
 import { ancestorsAlive, cascadeDraft, lineageStatus } from "./lineage.js";
 import { pending } from "./migrations/index.js";
 import { rateDecision, rejectReason, serviceAuditType } from "./outcomes.js";
@@ -33,7 +34,7 @@ import { groupCommit, type TxState, writeTx } from "./sqlite-batch.js";
 import { SqliteChain } from "./sqlite-chain.js";
 import { startCheckpointer } from "./sqlite-checkpointer.js";
 import { migrateSqlite, openSqlite, restrictSidecars } from "./sqlite-open.js";
-import { API_KEYS, CHECKPOINTS, NONCES, prepare, SCHEMA, SERVICES } from "./sqlite-sql.js";
+import { API_KEYS, CHECKPOINTS, NONCES, type NonceUseState, prepare, SCHEMA, SERVICES } from "./sqlite-sql.js";
 import { DEFAULT_SQLITE_SYNCHRONOUS, type SqliteSynchronous } from "./sqlite-synchronous.js";
 import type { ConsumeResult, Store } from "./store.js";
 import { sqliteTrustMethods } from "./trust.js";
@@ -119,6 +120,11 @@ export async function createSqliteStore(
   };
 
   const stateById = (id: string) => S().nonceStateById.get(id) as NonceStateRow | undefined;
+  const nonceById = (id: string) => {
+    const row = S().nonceById.get(id) as NonceRow | undefined;
+    return row ? nonceFromRow(row) : undefined;
+  };
+  const issued = new IssuedNonces();
   /** Revokes every live descendant of `id` (same transaction as the caller's), one event each. */
   const revokeDescendants = (id: string, now: number, audit: (n: NonceRecord) => AuditDraft) => {
     const rows = (S().revokeDescendants.all(id, now) as NonceRow[]).map(nonceFromRow);
@@ -134,20 +140,22 @@ export async function createSqliteStore(
   ): ConsumeResult => {
     const s = S();
     // Runs inside the batch's write transaction (consumeNonce): nothing changes the row between read and update.
-    const row = s.nonceForUse.get(key) as (NonceRow & { row_id: number }) | undefined;
-    const nonce = row ? nonceFromRow(row) : null;
+    const use = s.nonceForUse.get(key) as NonceUseState | undefined;
+    const fixed = use ? issued.get(use[1], () => nonceById(use[1])) : undefined;
+    // The fixed part with the row's current use state: a fresh object, so the caller may change it.
+    const nonce: NonceRecord | null = use && fixed ? { ...fixed, uses: use[2], revokedAt: use[3] } : null;
     // Delegated nonces: the ancestors are read in the same IMMEDIATE transaction (store/lineage.ts).
-    const lineageOk = !row?.parent_id || ancestorsAlive(stateById, row.parent_id, now);
-    if (row && nonce && isUsable(nonce, now) && lineageOk) {
+    const lineageOk = !nonce?.parentId || ancestorsAlive(stateById, nonce.parentId, now);
+    if (use && nonce && isUsable(nonce, now) && lineageOk) {
       // A live nonce's rate is decided only now: a dead one is refused for being dead, whatever its rate.
-      const rate = rateDecision(row, now);
+      const rate = rateDecision({ rate: nonce.rate ?? null, rate_tat: use[4], rate_tat_frac: use[5] ?? 0 }, now);
       if (rate?.ok === false) {
         const draft = onReject("rate_limited", nonce);
         if (draft) append([draft]);
         return { ok: false, reason: "rate_limited", retryAfterMs: rate.retryAfterMs, nonce };
       }
-      if (rate) s.countRatedUse.run(rate.tat.ms, rate.tat.frac, row.row_id);
-      else s.countUse.run(row.row_id);
+      if (rate) s.countRatedUse.run(rate.tat.ms, rate.tat.frac, use[0]);
+      else s.countUse.run(use[0]);
       nonce.uses += 1;
       append([onOk(nonce)]);
       return { ok: true, nonce };
