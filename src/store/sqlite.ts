@@ -79,6 +79,8 @@ export async function createSqliteStore(
   const all = <R>(q: CompiledQuery<R>): R[] => db.prepare(q.sql).all(...(q.parameters as unknown[])) as R[];
 
   const listeners = new AuditListeners();
+  // The fixed part of nonces the consume has read (issued-nonces.ts).
+  const issued = new IssuedNonces();
   let chain: SqliteChain | undefined;
   // Prepared lazily, like the statements.
   const C = () => {
@@ -124,7 +126,6 @@ export async function createSqliteStore(
     const row = S().nonceById.get(id) as NonceRow | undefined;
     return row ? nonceFromRow(row) : undefined;
   };
-  const issued = new IssuedNonces();
   /** Revokes every live descendant of `id` (same transaction as the caller's), one event each. */
   const revokeDescendants = (id: string, now: number, audit: (n: NonceRecord) => AuditDraft) => {
     const rows = (S().revokeDescendants.all(id, now) as NonceRow[]).map(nonceFromRow);

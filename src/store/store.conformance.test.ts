@@ -532,6 +532,34 @@ describe.each(dialects)("store conformance ($name)", (d) => {
       expect(verifyChain(stored).ok).toBe(true);
     });
 
+    it("a consumed nonce's events, and later appends for it, are found by its issuer", async () => {
+      // The SQLite store takes the issuer of a nonce it has consumed from memory rather than the nonces table.
+      const n = nonce({ issuedBy: "key_c" });
+      const other = nonce({ issuedBy: "key_d" });
+      await put(store, n);
+      await put(store, other);
+      expect((await store.consumeNonce(tokenKey(n.token), T0 + 1, used, rejected)).ok).toBe(true);
+      expect((await store.consumeNonce(tokenKey(other.token), T0 + 1, used, rejected)).ok).toBe(true);
+      await store.appendAudit([
+        draft("nonce.completed", { nonceId: n.id, time: T0 + 2 }),
+        draft("nonce.completed", { nonceId: other.id, time: T0 + 2 }),
+        draft("nonce.completed", { nonceId: "nce_never_issued", time: T0 + 2 }),
+      ]);
+      const byIssuer = async (issuedBy: string) =>
+        (await store.listAudit({ issuedBy }, { limit: 100 })).items.map((e) => [e.type, e.nonceId]);
+      expect(await byIssuer("key_c")).toEqual([
+        ["nonce.issued", n.id],
+        ["nonce.used", n.id],
+        ["nonce.completed", n.id],
+      ]);
+      expect(await byIssuer("key_d")).toEqual([
+        ["nonce.issued", other.id],
+        ["nonce.used", other.id],
+        ["nonce.completed", other.id],
+      ]);
+      expect(verifyChain(await allEvents(store)).ok).toBe(true);
+    });
+
     it("listAudit filters and pages in seq order", async () => {
       const issuer = nonce({ issuedBy: "key_i", agent: "ag", task: "tk", service: "github" });
       await put(store, issuer);
