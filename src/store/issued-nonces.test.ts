@@ -63,7 +63,11 @@ describe("IssuedNonces", () => {
   it("is bounded: past its size the oldest entry is read again", () => {
     const cache = new IssuedNonces(2);
     const loads: string[] = [];
-    const get = (id: string) => cache.get(id, () => (loads.push(id), record(id)));
+    const get = (id: string) =>
+      cache.get(id, () => {
+        loads.push(id);
+        return record(id);
+      });
     get("a");
     get("b");
     get("c");
