@@ -86,8 +86,9 @@ async function gatewayTargets(cfg, log, up, anOpts = { dialect: "sqlite" }) {
 }
 
 /**
- * B4 adds three diagnostic variants to the shared targets: the dispatch-based pass-through (the technique the
- * gateway's relay uses; a second, stricter Node floor), Agent Nonce with the audit rows discarded (what storing
+ * B4 adds four diagnostic variants to the shared targets: the dispatch-based pass-through (the technique the
+ * gateway's relay uses; the budget's baseline), that pass-through plus one durable, hash-chained, group-committed
+ * append per request before forwarding (DESIGN.md's physical floor: servers/passthrough-floor.mjs), Agent Nonce with the audit rows discarded (what storing
  * the audit rows costs on this path) and Agent Nonce with its store writes skipped (every part of a gateway
  * request except the durable, audited consume; see servers/an.mjs). The target ratio stays against the bench's
  * request()+pipeline floor.
@@ -95,12 +96,14 @@ async function gatewayTargets(cfg, log, up, anOpts = { dialect: "sqlite" }) {
 export async function b4(cfg, log) {
   const up = await startUpstream();
   const { targets, stopAll } = await gatewayTargets(cfg, log, up);
-  const [lean, anOff, anNoStore] = await Promise.all([
+  const [lean, floor, anOff, anNoStore] = await Promise.all([
     startPassthrough(up.url, { lean: true }),
+    startPassthrough(up.url, { floor: true }),
     startAgentNonce({ dialect: "sqlite", audit: false }, up.url),
     startAgentNonce({ dialect: "sqlite", store: false }, up.url),
   ]);
   targets.splice(2, 0, ["node pass-through (dispatch)", (p) => ({ url: lean.url + p })]);
+  targets.splice(3, 0, ["node pass-through (dispatch) + durable append", (p) => ({ url: floor.url + p })]);
   targets.push(["agent-nonce, audit rows off", (p) => gwReq(anOff, p)]);
   targets.push(["agent-nonce, store skipped", (p) => gwReq(anNoStore, p)]);
   const out = {};
@@ -121,7 +124,7 @@ export async function b4(cfg, log) {
     }
     return out;
   } finally {
-    await Promise.all([stopAll(), lean.stop(), anOff.stop(), anNoStore.stop()]);
+    await Promise.all([stopAll(), lean.stop(), floor.stop(), anOff.stop(), anNoStore.stop()]);
     await up.stop();
   }
 }

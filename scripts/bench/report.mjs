@@ -171,6 +171,16 @@ export function writeReport(res) {
           `Agent Nonce with its audit rows discarded / pass-through at 32 connections (diagnostic): ${fmtRatio(r)} (a trigger drops the rows; the use counter, the chain hashing and the transaction remain, see B6).`,
         );
       }
+      const floor = W.B4["node pass-through (dispatch) + durable append"];
+      if (floor) {
+        const r = perRoundRatios(floor.rps_c32, p.rps_c32).median;
+        const g = perRoundRatios(an.rps_c32, floor.rps_c32).median;
+        const a = perRoundDiffs(floor.p50_us_c1, d.p50_us_c1).median;
+        const a9 = perRoundDiffs(floor.p99_us_c1, d.p99_us_c1).median;
+        s.push(
+          `The floor (the lean pass-through plus one durable, hash-chained, group-committed append per request before forwarding, scripts/bench/servers/passthrough-floor.mjs) / lean pass-through at 32 connections: ${fmtRatio(r)}; its added p50 / p99 at 1 connection: ${fmt(a)} / ${fmt(a9)} µs. Agent Nonce / the floor: ${fmtRatio(g)}.`,
+        );
+      }
       const skipped = W.B4["agent-nonce, store skipped"];
       if (skipped) {
         const r = perRoundRatios(skipped.rps_c32, p.rps_c32).median;
@@ -179,7 +189,7 @@ export function writeReport(res) {
           `Agent Nonce with its store writes skipped / pass-through at 32 connections (diagnostic): ${fmtRatio(r)}; its added p50 at 1 connection: ${fmt(a)} µs. Everything but the durable, audited consume (scripts/bench/servers/an.mjs): the gap to the full server is what that write costs.`,
         );
       }
-      if (classic || off || skipped) s.push("");
+      if (classic || off || floor || skipped) s.push("");
     }
   }
 

@@ -18,12 +18,15 @@ export async function startUpstream() {
   return { ...p, url: `http://127.0.0.1:${p.info.port}`, port: p.info.port, stop: () => stop(p.child) };
 }
 
-/** `lean`: the dispatch-based pass-through (passthrough-lean.mjs) instead of the request()+pipeline one. */
-export async function startPassthrough(upstreamUrl, { lean = false } = {}) {
-  const script = lean ? "passthrough-lean.mjs" : "passthrough.mjs";
+/**
+ * `lean`: the dispatch-based pass-through (passthrough-lean.mjs) instead of the request()+pipeline one; `floor`: the
+ * lean one plus a durable, hash-chained, group-committed append per request (passthrough-floor.mjs).
+ */
+export async function startPassthrough(upstreamUrl, { lean = false, floor = false } = {}) {
+  const script = floor ? "passthrough-floor.mjs" : lean ? "passthrough-lean.mjs" : "passthrough.mjs";
   const p = await startPinned(process.execPath, [path.join(SERVERS, script), upstreamUrl], {
     ready: readyJson,
-    name: lean ? "passthrough-lean" : "passthrough",
+    name: floor ? "passthrough-floor" : lean ? "passthrough-lean" : "passthrough",
   });
   return { ...p, url: `http://127.0.0.1:${p.info.port}`, stop: () => stop(p.child) };
 }
