@@ -161,6 +161,11 @@ export class Scrubber {
   private readonly window: number;
   private matchStart = 0;
   private matchEnd = 0;
+  /**
+   * After a `find` that walked a short input to its end and found nothing: where the longest tail that could still
+   * become a match starts (the input's length when none), noted on the way; -1 otherwise (`partialTail` decides).
+   */
+  private tailAt = -1;
 
   // Built once per response: one loop over each needle's bytes, no closures, sets or iterators, and the scan
   // table only when a needle has no anchor (CPU per construction, one secret's four needles: 2.9 µs before, 1.6 µs).
@@ -209,7 +214,7 @@ export class Scrubber {
       this.found++;
       pos = this.matchEnd;
     }
-    const hold = this.partialTail(buf, pos);
+    const hold = this.tailAfterMiss(buf, pos);
     const emitEnd = buf.length - hold;
     if (hold > 0) this.carry = Buffer.from(buf.subarray(emitEnd));
     if (out === null) return pos === 0 && emitEnd === buf.length ? buf : buf.subarray(pos, emitEnd);
@@ -240,12 +245,13 @@ export class Scrubber {
   }
 
   private leaksBytes(form: Buffer): boolean {
-    return this.find(form, 0) || this.partialTail(form, 0) >= TAIL_REDACT_BYTES;
+    return this.find(form, 0) || this.tailAfterMiss(form, 0) >= TAIL_REDACT_BYTES;
   }
 
   /** Leftmost match at or after `from` (longest at that start) into matchStart/matchEnd. */
   private find(buf: Buffer, from: number): boolean {
-    if (buf.length - from <= SHORT_INPUT) return this.scan(buf, from, this.firstByte, this.byFirst, buf.length);
+    this.tailAt = -1;
+    if (buf.length - from <= SHORT_INPUT) return this.scan(buf, from, this.firstByte, this.byFirst, buf.length, true);
     let best = -1;
     let bestEnd = -1;
     for (const { idx, run, lead } of this.anchors) {
@@ -266,7 +272,10 @@ export class Scrubber {
       }
     }
     const scanFirst = this.scanFirst;
-    if (scanFirst !== null && this.scan(buf, from, scanFirst, this.scanBy, best === -1 ? buf.length : best + 1)) {
+    if (
+      scanFirst !== null &&
+      this.scan(buf, from, scanFirst, this.scanBy, best === -1 ? buf.length : best + 1, false)
+    ) {
       // The scan stops at `best` at the latest: what it found starts there or before, and its end is the longest.
       if (this.matchStart < best || best === -1 || this.matchEnd >= bestEnd) return true;
     }
@@ -279,9 +288,19 @@ export class Scrubber {
   /**
    * The first offset in [from, limit) where a needle listed in `lists` (by the first byte of its spellings) matches,
    * with its longest end, into matchStart/matchEnd. One JS step per byte: for short inputs, and for needles that
-   * have no anchor.
+   * have no anchor. With `noteTail` (every needle, up to the end of `buf`), a miss also notes in `tailAt` the first
+   * offset where a match was cut short by the end of `buf`: what `partialTail` would find, without a second walk
+   * (a match cut short at i has fewer than `window` bytes after i, so i is inside the stretch `partialTail` walks).
    */
-  private scan(buf: Buffer, from: number, table: Uint8Array, lists: number[][], limit: number): boolean {
+  private scan(
+    buf: Buffer,
+    from: number,
+    table: Uint8Array,
+    lists: number[][],
+    limit: number,
+    noteTail: boolean,
+  ): boolean {
+    let tail = -1;
     for (let i = from; i < limit; i++) {
       const c = buf[i] as number;
       if (table[c] === 0) continue;
@@ -289,6 +308,7 @@ export class Scrubber {
       for (const idx of lists[c] as number[]) {
         const e = matchAt(this.needles[idx] as Uint8Array, buf, i);
         if (e > end) end = e;
+        else if (e === PARTIAL && tail === -1) tail = i;
       }
       if (end >= 0) {
         this.matchStart = i;
@@ -296,7 +316,13 @@ export class Scrubber {
         return true;
       }
     }
+    if (noteTail) this.tailAt = tail === -1 ? buf.length : tail;
     return false;
+  }
+
+  /** `partialTail` after a `find` of the same `buf` and `from` that found nothing. */
+  private tailAfterMiss(buf: Buffer, from: number): number {
+    return this.tailAt >= 0 ? buf.length - this.tailAt : this.partialTail(buf, from);
   }
 
   /** Length of the longest suffix of buf[from..] that could still become a match. */
