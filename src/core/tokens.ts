@@ -106,7 +106,7 @@ export function isWellFormed(token: string, prefix: TokenPrefix): boolean {
 export function tokenIssuedAt(token: string): number {
   if (token.length !== NONCE_LEN || !token.startsWith("an_")) return 0;
   const ms = base62Value(token, 3, TIME_LEN);
-  return ms < 0 ? 0 : ms;
+  return Math.max(ms, 0);
 }
 
 /**
