@@ -134,7 +134,8 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
     this.outcome = new Promise((resolve) => {
       this.resolveOutcome = resolve;
     });
-    res.once("close", this.onClientClose);
+    // A response closes once: a plain listener (no once-wrapper per request).
+    res.on("close", this.onClientClose);
   }
 
   private settle(o: RelayOutcome): void {
@@ -163,10 +164,11 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
     this.mode = "done";
   };
 
-  private readonly onDrain = () => {
+  /** Only a streamed body waits for the agent's socket: the listener is made then. */
+  private onDrain(): void {
     if (this.mode === "decode") this.decoders.at(-1)?.resume();
     else this.controller?.resume();
-  };
+  }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
@@ -224,7 +226,7 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
     }
     this.decoders = decoders;
     if (!this.writeHead(controller)) return;
-    this.res.on("drain", this.onDrain);
+    this.res.on("drain", () => this.onDrain());
     const first = decoders[0];
     const last = decoders.at(-1);
     if (first === undefined || last === undefined) {
