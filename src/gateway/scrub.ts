@@ -167,7 +167,8 @@ export class Scrubber {
   private tailAt = -1;
 
   // Built once per response: the first-byte lists only (no typed array, no views), one short loop per needle; what
-  // long inputs need is built by `prepare` (CPU per construction, one secret's needles: 1.6 µs before).
+  // long inputs need is built by `prepare` (CPU per construction, one secret's four needles, same run: 1384 ns with
+  // both typed arrays and the anchors built here, 391 ns now).
   constructor(private readonly needles: readonly Uint8Array[]) {
     for (let idx = 0; idx < needles.length; idx++) {
       const needle = needles[idx] as Uint8Array;
