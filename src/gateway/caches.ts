@@ -18,21 +18,28 @@ import { checkUpstream, type UpstreamCheck } from "./upstream.js";
  * is a service's opened credential (credential-cache.ts, which also checks the sealed bytes on every use).
  */
 
-/** Map-backed LRU: a hit moves the key to the end; inserting past `max` evicts the oldest. */
+/**
+ * Map-backed LRU: a hit moves the key to the end; inserting past `max` evicts the oldest. A hit on the key that is
+ * already the newest (a busy agent's nonce, request after request) moves nothing: the order would not change.
+ */
 export class Lru<K, V> {
   private readonly map = new Map<K, V>();
+  /** The key last set or moved to the end (the newest whenever it is still in the map). */
+  private newest: K | undefined = undefined;
   constructor(private readonly max: number) {}
   get(key: K): V | undefined {
     const v = this.map.get(key);
-    if (v !== undefined) {
+    if (v !== undefined && key !== this.newest) {
       this.map.delete(key);
       this.map.set(key, v);
+      this.newest = key;
     }
     return v;
   }
   set(key: K, value: V): void {
     this.map.delete(key);
     this.map.set(key, value);
+    this.newest = key;
     if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as K);
   }
   delete(key: K): void {

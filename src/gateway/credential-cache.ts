@@ -41,6 +41,8 @@ export interface CredentialCacheOptions {
 
 export class CredentialCache {
   private readonly entries = new Map<string, Entry>();
+  /** The service last inserted or moved to the end of `entries` (the newest whenever it is still there). */
+  private newest: string | undefined = undefined;
   private readonly ttlMs: number;
   private readonly max: number;
   private timer: NodeJS.Timeout | null = null;
@@ -90,11 +92,13 @@ export class CredentialCache {
       const { type, name, prefix } = service.auth;
       e = { keys, sealed: Buffer.from(sealed), type, name, prefix, injection, openedAt: now };
       this.entries.set(service.name, e);
+      this.newest = service.name;
       if (this.entries.size > this.max) this.drop(this.entries.keys().next().value as string);
-    } else {
-      // Least recently used goes first past `max`.
+    } else if (service.name !== this.newest) {
+      // Least recently used goes first past `max` (the newest is already last).
       this.entries.delete(service.name);
       this.entries.set(service.name, e);
+      this.newest = service.name;
     }
     const needles = e.injection.needles.map((n) => Buffer.from(n));
     return { query: applyInjection(e.injection, headers, query), needles };

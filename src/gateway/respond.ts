@@ -56,6 +56,8 @@ const DECODERS: Record<string, () => Decoder> = {
 };
 
 function tokens(value: string | string[] | undefined): string[] {
+  // Most responses send neither header: nothing to split.
+  if (value === undefined) return [];
   const out: string[] = [];
   for (const v of Array.isArray(value) ? value : [value ?? ""]) {
     for (const t of v.split(",")) {
@@ -118,6 +120,8 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
   private clientGone = false;
   private broken = false;
   private body: BodyTransform | null = null;
+  /** The upstream's Content-Length as relayed, when `filterHeaders` left it out of the head. */
+  private declaredLength: string | string[] | undefined = undefined;
   private collected = 0;
 
   constructor(
@@ -130,7 +134,8 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
     this.outcome = new Promise((resolve) => {
       this.resolveOutcome = resolve;
     });
-    res.once("close", this.onClientClose);
+    // A response closes once: a plain listener (no once-wrapper per request).
+    res.on("close", this.onClientClose);
   }
 
   private settle(o: RelayOutcome): void {
@@ -159,10 +164,11 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
     this.mode = "done";
   };
 
-  private readonly onDrain = () => {
+  /** Only a streamed body waits for the agent's socket: the listener is made then. */
+  private onDrain(): void {
     if (this.mode === "decode") this.decoders.at(-1)?.resume();
     else this.controller?.resume();
-  };
+  }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
@@ -174,9 +180,12 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
     if (status < 200 || this.mode !== "waiting") return;
     this.headersAt = performance.now();
     this.status = status;
-    const out = this.filterHeaders(src);
-    this.headers = out;
     const hasBody = !(this.method === "HEAD" || status === 204 || status === 304);
+    // A relayed body gets its own framing (below): its Content-Length and Content-Encoding are left out of the head
+    // as it is built, unless a transform is to see them (deleting them afterwards makes a slower object).
+    const framed = hasBody && this.transform === undefined;
+    const out = this.filterHeaders(src, framed);
+    this.headers = out;
     const unsafe = unscrubbable(status, src, hasBody);
     if (unsafe !== null) {
       this.block(controller, unsafe);
@@ -205,16 +214,19 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
       return;
     }
     this.body = transformed;
-    const declared = typeof out["content-length"] === "string" ? Number(out["content-length"]) : Number.NaN;
-    delete out["content-length"];
-    delete out["content-encoding"];
+    const length = framed ? this.declaredLength : out["content-length"];
+    const declared = typeof length === "string" ? Number(length) : Number.NaN;
+    if (!framed) {
+      delete out["content-length"];
+      delete out["content-encoding"];
+    }
     if (decoders.length === 0 && (transformed?.whole || (declared >= 0 && declared <= SMALL_BODY_BYTES))) {
       this.mode = "small";
       return;
     }
     this.decoders = decoders;
     if (!this.writeHead(controller)) return;
-    this.res.on("drain", this.onDrain);
+    this.res.on("drain", () => this.onDrain());
     const first = decoders[0];
     const last = decoders.at(-1);
     if (first === undefined || last === undefined) {
@@ -373,11 +385,16 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
     this.settle({ kind: "failed", error: new UnrelayableResponse("the upstream's answer could not be inspected") });
   }
 
-  private filterHeaders(src: IncomingHttpHeaders): Record<string, string | string[]> {
+  /**
+   * The upstream's head minus hop-by-hop headers and every value that carries the secret (counted). With `framed`,
+   * Content-Length and Content-Encoding are not copied (the relayed Content-Length is kept in `declaredLength`).
+   */
+  private filterHeaders(src: IncomingHttpHeaders, framed: boolean): Record<string, string | string[]> {
     const out: Record<string, string | string[]> = {};
     const connection = src.connection;
+    // `keep-alive`, what nearly every upstream sends, names only a header that is hop-by-hop anyway.
     const named =
-      typeof connection === "string"
+      typeof connection === "string" && connection !== "keep-alive"
         ? connection
             .toLowerCase()
             .split(",")
@@ -386,14 +403,21 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
     for (const name in src) {
       const value = src[name];
       if (value === undefined || HOP_BY_HOP_RESPONSE.has(name) || named?.includes(name)) continue;
+      let kept: string | string[];
       if (Array.isArray(value)) {
-        const kept = value.filter((v) => !this.scrubber.leaks(v));
+        kept = value.filter((v) => !this.scrubber.leaks(v));
         this.scrubbed += value.length - kept.length;
-        if (kept.length > 0) out[name] = kept;
+        if (kept.length === 0) continue;
       } else if (this.scrubber.leaks(value)) {
         this.scrubbed++;
+        continue;
       } else {
-        out[name] = value;
+        kept = value;
+      }
+      if (framed && (name === "content-length" || name === "content-encoding")) {
+        if (name === "content-length") this.declaredLength = kept;
+      } else {
+        out[name] = kept;
       }
     }
     return out;

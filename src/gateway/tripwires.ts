@@ -38,6 +38,8 @@ export interface Presentation {
 
 export class Tripwires {
   private readonly seen = new Map<string, Seen>();
+  /** The id last moved to the end of `seen` (the newest: a hit on it moves nothing, as in caches.ts's Lru). */
+  private newest: string | undefined = undefined;
 
   constructor(private readonly ctx: GatewayContext) {}
 
@@ -71,12 +73,14 @@ export class Tripwires {
   private entry(id: string): Seen {
     let s = this.seen.get(id);
     if (s) {
+      if (id === this.newest) return s;
       this.seen.delete(id);
     } else {
       s = { addresses: [], alerts: 0 };
       if (this.seen.size >= MAX_NONCES) this.seen.delete(this.seen.keys().next().value as string);
     }
     this.seen.set(id, s);
+    this.newest = id;
     return s;
   }
 

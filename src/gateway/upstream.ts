@@ -42,8 +42,27 @@ export function checkUpstream(service: Pick<ServiceRecord, "upstream" | "insecur
  * have that origin. The canonical path already excludes everything that could change it; this is the backstop.
  */
 export function originUnchanged(origin: string, pathAndQuery: string): boolean {
+  return pathAbsolute(pathAndQuery) || originUnchangedByUrl(origin, pathAndQuery);
+}
+
+/**
+ * The exact cheap case of `originUnchangedByUrl`, without parsing two URLs: a target that starts with `/` and
+ * whose second character is none of `/`, `\` (what would make it scheme-relative, `//host`) or an ASCII tab or
+ * newline (which the URL parser deletes anywhere, so `/\t/host` reads as `//host`). Such a target is a path-absolute
+ * reference: resolved against the origin it keeps the origin's scheme, host and port, and appended to the origin
+ * it starts right where the authority ends. Everything else is decided by the URL parse
+ * (upstream.property.test.ts checks the two agree).
+ */
+export function pathAbsolute(pathAndQuery: string): boolean {
+  if (pathAndQuery.charCodeAt(0) !== 47 /* / */) return false;
+  if (pathAndQuery.length === 1) return true;
+  const c = pathAndQuery.charCodeAt(1);
+  return c !== 47 /* / */ && c !== 92 /* \ */ && c !== 9 && c !== 10 && c !== 13;
+}
+
+/** Both ways a client library might build the URL: concatenation (undici) and resolution against the origin. */
+export function originUnchangedByUrl(origin: string, pathAndQuery: string): boolean {
   try {
-    // Both ways a client library might build it: concatenation (undici) and resolution against the origin.
     return new URL(origin + pathAndQuery).origin === origin && new URL(pathAndQuery, origin).origin === origin;
   } catch {
     return false;

@@ -50,7 +50,8 @@ export async function consume(
  */
 function used(x: Exchange, n: NonceRecord, path: string, credential: string | null) {
   const e = draft(x, "nonce.used", n, null, path);
-  if (credential !== null) e.data = { ...e.data, credential };
+  // `data` is this draft's own object (nonceDraft): set in place, same keys in the same order as a copy.
+  if (credential !== null && e.data !== null) e.data.credential = credential;
   return e;
 }
 
