@@ -3,7 +3,13 @@ import { Agent } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiApp } from "../../api/app.js";
@@ -318,6 +324,25 @@ describe.each(dialects)("aws_sigv4 through the gateway ($name)", (d) => {
     expect(fake.received.sts).toBe(before.sts + 1);
   }, 30_000);
 
+  const deleteObjects = new DeleteObjectsCommand({ Bucket: "reports", Delete: { Objects: [{ Key: "a/b c.txt" }] } });
+  /** An S3 client that swaps the body after signing: the signed x-amz-content-sha256 no longer covers it. */
+  const tampering = (aws: { access_key_id: string; secret_access_key: string; region: string }) => {
+    const { s3 } = clients(aws);
+    const tamper =
+      <A extends { request: unknown }, R>(next: (args: A) => Promise<R>) =>
+      async (args: A) => {
+        const req = args.request as { body?: unknown };
+        if (typeof req.body === "string") req.body = "X".repeat(req.body.length);
+        return next(args);
+      };
+    s3.middlewareStack.addRelativeTo(tamper, {
+      relation: "after",
+      toMiddleware: "httpSigningMiddleware",
+      name: "tamperAfterSigning",
+    });
+    return s3;
+  };
+
   const events = async (type: AuditType, nonceId: string) =>
     (await ctx.store.listAudit({ nonceId, type }, { limit: 100 })).items.sort((a, b) => a.time - b.time);
   const counter = async (c: {
@@ -335,6 +360,8 @@ describe.each(dialects)("aws_sigv4 through the gateway ($name)", (d) => {
     const tripped0 = await counter(ctx.metrics.canaryTripped);
 
     const presentations: Array<[string, () => Promise<unknown>]> = [
+      // A body its signed hash does not cover (read: DeleteObjects' keys are in it): signed by the holder all the same.
+      ["/reports/", () => tampering(n.aws).send(deleteObjects)],
       ["/reports/canary.txt", () => s3.send(new GetObjectCommand({ Bucket: "reports", Key: "canary.txt" }))], // in scope
       ["/reports/x", () => s3.send(new PutObjectCommand({ Bucket: "reports", Key: "x", Body: "no" }))], // out of scope
       [
@@ -364,7 +391,7 @@ describe.each(dialects)("aws_sigv4 through the gateway ($name)", (d) => {
     for (const e of tripped) {
       expect(e).toMatchObject({ reason: "canary", sourceIp: "127.0.0.1", request: { status: 401 } });
     }
-    expect(await counter(ctx.metrics.canaryTripped)).toBe(tripped0 + 4);
+    expect(await counter(ctx.metrics.canaryTripped)).toBe(tripped0 + 5);
     expect(await events("nonce.used", n.id)).toEqual([]);
     const rejected = await events("nonce.rejected", n.id);
     expect(rejected.map((e) => [e.reason, e.data?.why])).toEqual([["nonce_invalid", "signature"]]);
@@ -442,5 +469,18 @@ describe.each(dialects)("aws_sigv4 through the gateway ($name)", (d) => {
       ctx.store.consumeNonce = consume;
       ctx.clock.set(Date.now());
     }
+  }, 30_000);
+
+  it("a body its signed hash does not cover: 401 nonce_invalid (payload_hash) once the signature verifies", async () => {
+    const n = await issue(["s3:read"]);
+    const seen = { ...fake.received };
+    const e = await tampering(n.aws)
+      .send(deleteObjects)
+      .catch((x) => x);
+    expect(statusOf(e)).toBe(401);
+    expect(codeOf(e)).toBe("nonce_invalid");
+    expect(fake.received).toEqual(seen);
+    const rejected = await events("nonce.rejected", n.id);
+    expect(rejected.map((r) => [r.reason, r.data?.why])).toEqual([["nonce_invalid", "payload_hash"]]);
   }, 30_000);
 });
