@@ -1,16 +1,25 @@
 import { randomBytes } from "node:crypto";
+import { Agent } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiApp } from "../../api/app.js";
 import { newId } from "../../core/ids.js";
 import { generateToken, hashToken } from "../../core/tokens.js";
+import type { AuditType } from "../../core/types.js";
 import { type TestContext, testContext } from "../../test/context.js";
 import { type FakeAws, startFakeAws } from "../../test/fake-aws.js";
 import { dialects } from "../../test/stores.js";
+import { WINDOW_MS } from "../dead-nonce-log.js";
 import { REDACTION_MARKER } from "../scrub.js";
 import { createGatewayServer, type GatewayServer } from "../server.js";
 
@@ -18,6 +27,10 @@ import { createGatewayServer, type GatewayServer } from "../server.js";
  * AWS through the gateway, end to end on real sockets: the official AWS SDK v3 clients configured with nothing
  * but the issuance answer's endpoint, region and key pair; fake STS, S3 and DynamoDB endpoints on loopback that
  * verify every SigV4 signature they receive and decode aws-chunked uploads. Both store dialects.
+ *
+ * Tripwires (tripwires.ts, docs/security.md): a canary key pair is tripped by every presentation whose signature
+ * verifies and is never forwarded; a dead key pair gets its own 401 before any scope or region answer, repeats
+ * are answered from memory and coalesced in the audit log, and one from a new address is `nonce.replayed`.
  */
 
 const ROLE = "arn:aws:iam::123456789012:role/agent";
@@ -64,9 +77,16 @@ describe.each(dialects)("aws_sigv4 through the gateway ($name)", (d) => {
     };
   };
 
-  const clients = (aws: { access_key_id: string; secret_access_key: string; region: string }) => {
+  /** `from`: the local address the clients connect from (the gateway's view of the agent's source address). */
+  const clients = (aws: { access_key_id: string; secret_access_key: string; region: string }, from?: string) => {
     const credentials = { accessKeyId: aws.access_key_id, secretAccessKey: aws.secret_access_key };
-    const common = { endpoint, region: aws.region, credentials, maxAttempts: 1 };
+    const common = {
+      endpoint,
+      region: aws.region,
+      credentials,
+      maxAttempts: 1,
+      ...(from ? { requestHandler: { httpAgent: new Agent({ localAddress: from }) } } : {}),
+    };
     return {
       s3: new S3Client({ ...common, forcePathStyle: true }),
       ddb: new DynamoDBClient(common),
@@ -302,5 +322,165 @@ describe.each(dialects)("aws_sigv4 through the gateway ($name)", (d) => {
     expect(codeOf(e)).toBe("credential_unavailable");
     expect(fake.received.s3).toBe(before.s3);
     expect(fake.received.sts).toBe(before.sts + 1);
+  }, 30_000);
+
+  const deleteObjects = new DeleteObjectsCommand({ Bucket: "reports", Delete: { Objects: [{ Key: "a/b c.txt" }] } });
+  /** An S3 client that swaps the body after signing: the signed x-amz-content-sha256 no longer covers it. */
+  const tampering = (aws: { access_key_id: string; secret_access_key: string; region: string }) => {
+    const { s3 } = clients(aws);
+    const tamper =
+      <A extends { request: unknown }, R>(next: (args: A) => Promise<R>) =>
+      async (args: A) => {
+        const req = args.request as { body?: unknown };
+        if (typeof req.body === "string") req.body = "X".repeat(req.body.length);
+        return next(args);
+      };
+    s3.middlewareStack.addRelativeTo(tamper, {
+      relation: "after",
+      toMiddleware: "httpSigningMiddleware",
+      name: "tamperAfterSigning",
+    });
+    return s3;
+  };
+
+  const events = async (type: AuditType, nonceId: string) =>
+    (await ctx.store.listAudit({ nonceId, type }, { limit: 100 })).items.sort((a, b) => a.time - b.time);
+  const counter = async (c: {
+    get(): Promise<{ values: Array<{ labels: Record<string, unknown>; value: number }> }>;
+  }) => (await c.get()).values.reduce((n, v) => n + v.value, 0);
+
+  it("a canary key pair is tripped by every signed presentation, refused 401 nonce_invalid, never forwarded", async () => {
+    fake.objects.set("reports/canary.txt", Buffer.from("bait"));
+    const n = await issue(["s3:read"], { canary: true });
+    const { s3 } = clients(n.aws);
+    const otherRegion = clients({ ...n.aws, region: "us-east-1" });
+    const wrong = clients({ ...n.aws, secret_access_key: `${n.aws.secret_access_key.slice(0, -2)}AA` });
+    const seen = { ...fake.received };
+    const stsBefore = fake.assumeRoles.length;
+    const tripped0 = await counter(ctx.metrics.canaryTripped);
+
+    const presentations: Array<[string, () => Promise<unknown>]> = [
+      // A body its signed hash does not cover (read: DeleteObjects' keys are in it): signed by the holder all the same.
+      ["/reports/", () => tampering(n.aws).send(deleteObjects)],
+      ["/reports/canary.txt", () => s3.send(new GetObjectCommand({ Bucket: "reports", Key: "canary.txt" }))], // in scope
+      ["/reports/x", () => s3.send(new PutObjectCommand({ Bucket: "reports", Key: "x", Body: "no" }))], // out of scope
+      [
+        "/reports/canary.txt",
+        () => otherRegion.s3.send(new GetObjectCommand({ Bucket: "reports", Key: "canary.txt" })),
+      ],
+    ];
+    for (const [, send] of presentations) {
+      const e = await send().catch((x) => x);
+      expect(statusOf(e)).toBe(401);
+      expect(codeOf(e)).toBe("nonce_invalid");
+    }
+    // Revoked, it is still a canary: tripped, and answered as a nonce that does not exist (not nonce_revoked).
+    expect((await call("DELETE", `/v1/nonces/${n.id}`)).status).toBe(204);
+    const dead = await s3.send(new GetObjectCommand({ Bucket: "reports", Key: "canary.txt" })).catch((x) => x);
+    expect(statusOf(dead)).toBe(401);
+    expect(codeOf(dead)).toBe("nonce_invalid");
+    // Its id without its secret proves nothing: refused, not tripped (docs/security.md "Tripwires").
+    const forged = await wrong.s3.send(new GetObjectCommand({ Bucket: "reports", Key: "canary.txt" })).catch((x) => x);
+    expect(statusOf(forged)).toBe(401);
+    expect(codeOf(forged)).toBe("nonce_invalid");
+
+    expect(fake.received).toEqual(seen);
+    expect(fake.assumeRoles.length).toBe(stsBefore);
+    const tripped = await events("nonce.canary_tripped", n.id);
+    expect(tripped.map((e) => e.request?.path)).toEqual([...presentations.map(([p]) => p), "/reports/canary.txt"]);
+    for (const e of tripped) {
+      expect(e).toMatchObject({ reason: "canary", sourceIp: "127.0.0.1", request: { status: 401 } });
+    }
+    expect(await counter(ctx.metrics.canaryTripped)).toBe(tripped0 + 5);
+    expect(await events("nonce.used", n.id)).toEqual([]);
+    const rejected = await events("nonce.rejected", n.id);
+    expect(rejected.map((e) => [e.reason, e.data?.why])).toEqual([["nonce_invalid", "signature"]]);
+  }, 30_000);
+
+  it("a revoked key pair: its own 401 every time, even out of scope; coalesced; nonce.replayed from a new address", async () => {
+    fake.objects.set("reports/dead.txt", Buffer.from("x"));
+    const n = await issue(["s3:read"]);
+    const { s3 } = clients(n.aws);
+    const get = () => s3.send(new GetObjectCommand({ Bucket: "reports", Key: "dead.txt" })).catch((x) => x);
+    expect(
+      await (await s3.send(new GetObjectCommand({ Bucket: "reports", Key: "dead.txt" }))).Body?.transformToString(),
+    ).toBe("x");
+    expect((await call("DELETE", `/v1/nonces/${n.id}`)).status).toBe(204);
+    const seen = { ...fake.received };
+    const consume = ctx.store.consumeNonce.bind(ctx.store);
+    let consumes = 0;
+    ctx.store.consumeNonce = (...args) => {
+      consumes++;
+      return consume(...args);
+    };
+    const newAddress0 = await counter(ctx.metrics.deadNonceNewAddress);
+    try {
+      const N = 6;
+      for (let i = 0; i < N; i++) {
+        const e = await get();
+        expect(statusOf(e)).toBe(401);
+        expect(codeOf(e)).toBe("nonce_revoked");
+      }
+      // Out of scope, or in another region: the dead nonce's 401, never the scope's 403 (rule 14).
+      const put = await s3.send(new PutObjectCommand({ Bucket: "reports", Key: "y", Body: "no" })).catch((x) => x);
+      const region = await clients({ ...n.aws, region: "us-east-1" })
+        .s3.send(new GetObjectCommand({ Bucket: "reports", Key: "dead.txt" }))
+        .catch((x) => x);
+      for (const e of [put, region]) {
+        expect(statusOf(e)).toBe(401);
+        expect(codeOf(e)).toBe("nonce_revoked");
+      }
+      // At most the first presentation reached the store's consume; the rest were answered from memory.
+      expect(consumes).toBeLessThanOrEqual(1);
+      const once = await events("nonce.rejected", n.id);
+      expect(once).toHaveLength(1);
+      expect(once[0]).toMatchObject({
+        reason: "nonce_revoked",
+        request: { path: "/reports/dead.txt" },
+        data: { count: 1 },
+      });
+      expect(await events("nonce.replayed", n.id)).toEqual([]);
+
+      // From an address the nonce was never used from: nonce.replayed, once per new address.
+      const other = clients(n.aws, "127.0.0.2");
+      for (let i = 0; i < 2; i++) {
+        const e = await other.s3.send(new GetObjectCommand({ Bucket: "reports", Key: "dead.txt" })).catch((x) => x);
+        expect(statusOf(e)).toBe(401);
+        expect(codeOf(e)).toBe("nonce_revoked");
+      }
+      const replayed = await events("nonce.replayed", n.id);
+      expect(replayed).toHaveLength(1);
+      expect(replayed[0]).toMatchObject({
+        sourceIp: "127.0.0.2",
+        reason: "nonce_revoked",
+        data: { new_address: true },
+      });
+      expect(await counter(ctx.metrics.deadNonceNewAddress)).toBe(newAddress0 + 1);
+
+      // The window closes on the gateway's tick: one event carries every repeat.
+      ctx.clock.advance(WINDOW_MS);
+      await expect.poll(async () => (await events("nonce.rejected", n.id)).length, { timeout: 5_000 }).toBe(2);
+      expect((await events("nonce.rejected", n.id))[1]).toMatchObject({
+        reason: "nonce_revoked",
+        data: { count: N - 1 + 2 + 2, first_at: new Date(once[0]?.time ?? 0).toISOString() },
+      });
+      expect(fake.received).toEqual(seen);
+    } finally {
+      ctx.store.consumeNonce = consume;
+      ctx.clock.set(Date.now());
+    }
+  }, 30_000);
+
+  it("a body its signed hash does not cover: 401 nonce_invalid (payload_hash) once the signature verifies", async () => {
+    const n = await issue(["s3:read"]);
+    const seen = { ...fake.received };
+    const e = await tampering(n.aws)
+      .send(deleteObjects)
+      .catch((x) => x);
+    expect(statusOf(e)).toBe(401);
+    expect(codeOf(e)).toBe("nonce_invalid");
+    expect(fake.received).toEqual(seen);
+    const rejected = await events("nonce.rejected", n.id);
+    expect(rejected.map((r) => [r.reason, r.data?.why])).toEqual([["nonce_invalid", "payload_hash"]]);
   }, 30_000);
 });

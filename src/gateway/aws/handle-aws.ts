@@ -7,6 +7,7 @@ import { canonicalizeTarget } from "../canonical-path.js";
 import { readBody } from "../constraint-gate.js";
 import { type FilteredRequestHeaders, filterRequestHeaders } from "../headers.js";
 import { CredentialUnavailable, type MintNonce } from "../minted/types.js";
+import { deadMessage, presentation } from "../pipeline/answer.js";
 import type { PipelineDeps } from "../pipeline/deps.js";
 import { type Exchange, type Rejection, refuse, reject, type Subject } from "../pipeline/exchange.js";
 import type { Outbound } from "../pipeline/inject.js";
@@ -29,10 +30,24 @@ import {
 /**
  * An AWS SDK request through the gateway (DESIGN.md `aws_sigv4`): SigV4 parse → date within ±15 min → path →
  * framing → nonce by access key id → body (only when the action or the signature needs it) → signature check
- * (constant time, the nonce's secret never crosses the wire) → region → IAM action and resources vs the grant
- * (403 before anything is sent) → concurrency → atomic consume (status and rate, +`nonce.used`) → STS session
- * (cached per nonce) → re-sign → forward and scrub. Every refusal happens before the upstream sees a byte. The stages after
- * the signature and grant checks are the token flow's own (gateway/pipeline/).
+ * (constant time, the nonce's secret never crosses the wire) → canary tripwire → known-dead 401 → the body's
+ * signed hash → service → region → IAM action and resources vs the grant (403 before anything is sent) →
+ * concurrency → atomic consume (status and rate, +`nonce.used`) → STS session (cached per nonce) → re-sign →
+ * forward and scrub. Every refusal happens before the upstream sees a byte. The stages after the signature and
+ * grant checks are the token flow's own (gateway/pipeline/).
+ *
+ * Tripwires (tripwires.ts, docs/security.md "Tripwires"). The token flow trips a canary as soon as the token is
+ * found well formed, because presenting it at all requires holding the secret token. Here the nonce is named by
+ * its access key id, which is not secret (it is the nonce id, shown in audit events, listings and AWS logs): a
+ * party who knows only the id must not be able to raise a canary alert, nor learn that the id is a canary, or
+ * dead. So the signature is the analogue of the well-formed token: a canary is tripped (`nonce.canary_tripped`,
+ * 401 `nonce_invalid` as if it did not exist, never forwarded) on every presentation whose signature verifies,
+ * before any other answer that follows it (dead, body, service, region, scope, limits, consume). A canary
+ * presented with a wrong signature gets the wrong signature's answer and is not tripped. Likewise a dead nonce's
+ * 401 (coalesced, `nonce.replayed` from a new address: answer.ts) is given only once the signature verifies,
+ * and before any scope, region or service answer (SECURITY.md rule 14: `unlessDead` on those refusals).
+ * Refusals before the signature can be checked (malformed SigV4, date, path, framing, body too large, a missing
+ * signed header) name no authenticated holder and trip nothing.
  */
 
 export { isSigV4 };
@@ -103,23 +118,14 @@ export async function awsAuthorise(
   }
 
   let info: AwsNonceInfo | undefined;
-  let svc: ServiceRecord | undefined;
   try {
     const got = d.aws.nonces.get(auth.accessKeyId);
     info = got instanceof Promise ? await got : got;
-    if (info) {
-      const s = d.caches.service(info.service);
-      svc = (s instanceof Promise ? await s : s)?.record;
-    }
   } catch {
     return reject("unavailable", "the credential store is unavailable");
   }
   if (!info) return reject("nonce_invalid", "nonce is not valid");
   const subject = { nonce: info, key: info.tokenKey, path: rawPath };
-  if (svc?.auth.type !== "aws_sigv4" || !svc.auth.aws) {
-    return refuse(subject, "nonce_invalid", "the nonce's service is not an AWS service");
-  }
-  if (!svc.credential) return refuse(subject, "credential_missing", "the service has no credential set");
 
   const payloadHash = header(req, "x-amz-content-sha256");
   if (payloadHash !== undefined && STREAMING_SIGNED.test(payloadHash)) {
@@ -132,24 +138,26 @@ export async function awsAuthorise(
   const queryMap = new Map(Object.entries(query).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]));
   const hashSigned = payloadHash !== undefined && auth.signedHeaders.includes("x-amz-content-sha256");
   let body: Buffer | null = null;
+  // A body its signed hash does not cover: refused once the signature (which covers the hash, not these bytes,
+  // when the hash is signed) has verified, after the tripwires.
+  let unsignedBody: Rejection | null = null;
   if (needsBody(auth.service, x.method, queryMap) || !hashSigned) {
     const read = await readBody(req, framing.chunked ? -1 : framing.contentLength, framing.chunked, d.bodyCap);
     if ("tooLarge" in read) return refuse(subject, "payload_too_large", "request body exceeds the gateway limit");
     body = read.body;
     // The signature covers the hash header; the hash must cover these bytes, or the body is unsigned.
     if (hashSigned && HEX64.test(payloadHash) && sha256Hex(body) !== payloadHash) {
-      return refuse(subject, "nonce_invalid", "the AWS request body does not match its signed hash", {
+      unsignedBody = refuse(subject, "nonce_invalid", "the AWS request body does not match its signed hash", {
         audit: "nonce_invalid",
         auditData: { why: "payload_hash" },
       });
-    }
-    if (
+    } else if (
       hashSigned &&
       !HEX64.test(payloadHash) &&
       payloadHash !== "UNSIGNED-PAYLOAD" &&
       needsBody(auth.service, x.method, queryMap)
     ) {
-      return refuse(subject, "bad_request", "this AWS request must carry a signed payload hash");
+      unsignedBody = refuse(subject, "bad_request", "this AWS request must carry a signed payload hash");
     }
   }
 
@@ -181,9 +189,39 @@ export async function awsAuthorise(
     });
   }
 
+  // The holder of the key pair made this request: the tripwires (see the top of this file), before any other answer.
+  if (info.canary) {
+    await d.tripwires.trip(info, presentation(x));
+    return reject("nonce_invalid", "nonce is not valid");
+  }
+  // Known dead here (seen revoked or exhausted, or past its immutable expiry): its 401 from memory, coalesced
+  // (answer.ts), no store work; its STS session, if this process still holds one, goes with it.
+  const dead = d.caches.dead.reasonOf(info, x.now);
+  if (dead) {
+    void d.aws.sessions.destroy(info.id, dead);
+    return refuse(subject, dead, deadMessage(dead));
+  }
+  if (unsignedBody) return unsignedBody;
+
+  let svc: ServiceRecord | undefined;
+  try {
+    const s = d.caches.service(info.service);
+    svc = (s instanceof Promise ? await s : s)?.record;
+  } catch {
+    return refuse(subject, "unavailable", "the credential store is unavailable");
+  }
+  // Refusals short of the consume read the nonce's live status first: a dead nonce gets its 401 instead (rule 14).
+  if (svc?.auth.type !== "aws_sigv4" || !svc.auth.aws) {
+    return refuse(subject, "nonce_invalid", "the nonce's service is not an AWS service", { unlessDead: true });
+  }
+  if (!svc.credential) {
+    return refuse(subject, "credential_missing", "the service has no credential set", { unlessDead: true });
+  }
+
   const aws = svc.auth.aws;
   if (auth.region !== aws.region) {
     return refuse(subject, "scope_denied", "requests are allowed only in the service's region", {
+      unlessDead: true,
       audit: "scope_denied",
       auditData: { region: auth.region },
     });
@@ -210,6 +248,7 @@ export async function awsAuthorise(
   if (refused) {
     const what = refused.action ? `${refused.action} on this resource is` : "this AWS request is";
     return refuse(subject, "scope_denied", `${what} outside this nonce's scope`, {
+      unlessDead: true,
       audit: "scope_denied",
       ...(refused.action ? { auditData: { action: refused.action } } : {}),
     });
