@@ -27,10 +27,11 @@ function setup(maxWindows?: number) {
   } as unknown as AppContext;
   const log = new DeadNonceLog(ctx, maxWindows);
   logs.push(log);
-  const present = (id: string, reason: DeadPresentation["reason"] = "nonce_revoked") =>
+  const present = (id: string, reason: DeadPresentation["reason"] = "nonce_revoked", data?: DeadPresentation["data"]) =>
     log.present({
       nonce: { id, agent: "a", task: null, service: "svc", scopes: ["read"] },
       reason,
+      ...(data === undefined ? {} : { data }),
       now: clock.now(),
       method: "GET",
       path: "/v1/x",
@@ -94,6 +95,26 @@ describe("DeadNonceLog", () => {
       "d:nonce_revoked:1",
     ]);
     expect(log.size).toBe(0);
+  });
+
+  it("coalesces a refusal's data with its reason: one window per nonce, reason and data, the data on every event", async () => {
+    const { clock, log, present, written } = setup();
+    const sig = { why: "signature" };
+    await present("n1", "nonce_invalid", sig);
+    for (let i = 0; i < 4; i++) expect(present("n1", "nonce_invalid", { why: "signature" })).toBeUndefined();
+    await present("n1", "nonce_invalid", { why: "payload_hash" }); // another kind: its own window
+    await present("n1", "nonce_invalid"); // no data: its own window too
+    expect(log.size).toBe(3);
+    clock.advance(WINDOW_MS);
+    log.sweep(clock.now());
+    await log.close();
+    const got = written.flat().map((d) => [d.nonceId, d.reason, d.data?.why, d.data?.count]);
+    expect(got).toEqual([
+      ["n1", "nonce_invalid", "signature", 1],
+      ["n1", "nonce_invalid", "payload_hash", 1],
+      ["n1", "nonce_invalid", undefined, 1],
+      ["n1", "nonce_invalid", "signature", 4],
+    ]);
   });
 
   it("a failed write is counted and never thrown", async () => {

@@ -5,9 +5,12 @@ import type { DeadReason } from "./dead-nonces.js";
 
 /**
  * Coalesced `nonce.rejected` events for dead nonces (SECURITY.md rule 14): a leaked nonce replayed in a loop must
- * not grow the audit log, nor compete for the store's writer, at the rate of the replay.
+ * not grow the audit log, nor compete for the store's writer, at the rate of the replay. The same windows carry the
+ * AWS refusals that a party who knows only a nonce's id can provoke (the access key id is the nonce id, which is
+ * not secret): a wrong signature (`why: signature`) and a body its signed hash does not cover (`why: payload_hash`),
+ * so naming a real nonce id in a loop cannot flood the log either (docs/security.md, "Tripwires").
  *
- * Per nonce and reason: the first presentation is written at once (`data.count: 1`) and opens a window of
+ * Per nonce, reason and `data` (e.g. `{ why: "signature" }`, kept on every event of the window): the first presentation is written at once (`data.count: 1`) and opens a window of
  * WINDOW_MS on the injected clock. Repeats inside the window are only counted; when the window closes, one event
  * carries their `count`, `first_at` and `last_at` (and the method, path, address and request id of the last one),
  * and the next window opens where this one ended. A continuous replay therefore writes one event per minute; a
@@ -26,7 +29,10 @@ const SWEEP_MS = 1_000;
 
 export interface DeadPresentation {
   nonce: { id: string; agent: string; task: string | null; service: string; scopes: string[] };
-  reason: DeadReason;
+  /** The event's reason: a dead nonce's, or the refusal's (`nonce_invalid` for a wrong AWS signature). */
+  reason: DeadReason | "nonce_invalid";
+  /** Fixed per kind of refusal (never per request: it is part of the window's key); merged into `data`. */
+  data?: Readonly<Record<string, unknown>>;
   now: number;
   method: string;
   path: string;
@@ -62,11 +68,12 @@ export class DeadNonceLog {
   }
 
   /**
-   * Records one presentation of a dead nonce. Returns the write of its event when it is the first of a window
+   * Records one presentation of a dead nonce (or one coalesced refusal). Returns the write of its event when it is the first of a window
    * (the caller answers after it, so the log shows the refusal before the agent sees it), else undefined.
    */
   present(p: DeadPresentation): Promise<void> | undefined {
-    const key = `${p.nonce.id} ${p.reason}`;
+    const key =
+      p.data === undefined ? `${p.nonce.id} ${p.reason}` : `${p.nonce.id} ${p.reason} ${JSON.stringify(p.data)}`;
     let w = this.windows.get(key);
     if (w && w.start + WINDOW_MS <= p.now) {
       this.closeWindow(key, w, p.now, true);
@@ -161,6 +168,7 @@ function draftOf(p: DeadPresentation, now: number, count: number, firstAt: numbe
   });
   d.data = {
     ...d.data,
+    ...p.data,
     count,
     first_at: new Date(firstAt).toISOString(),
     last_at: new Date(lastAt).toISOString(),

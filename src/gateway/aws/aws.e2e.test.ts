@@ -471,16 +471,71 @@ describe.each(dialects)("aws_sigv4 through the gateway ($name)", (d) => {
     }
   }, 30_000);
 
+  it("a wrong signature for a real nonce id, repeated: every one 401, one nonce.rejected per window with its count", async () => {
+    // The access key id is the nonce id, which is not secret: naming it with a wrong signature must not write one
+    // hash-chained audit row per request (docs/security.md, "Tripwires"). Coalesced like a dead nonce's repeats.
+    const n = await issue(["s3:read"]);
+    const wrong = clients({ ...n.aws, secret_access_key: `${n.aws.secret_access_key.slice(0, -2)}AA` });
+    const seen = { ...fake.received };
+    const append = ctx.store.appendAudit.bind(ctx.store);
+    let writes = 0;
+    ctx.store.appendAudit = (drafts, ...rest) => {
+      if (drafts.some((e) => e.nonceId === n.id)) writes++;
+      return append(drafts, ...rest);
+    };
+    const outcome = async () =>
+      (await ctx.metrics.gatewayRequests.get()).values.find(
+        (v) => v.labels.service === "aws" && v.labels.outcome === "nonce_invalid",
+      )?.value ?? 0;
+    const refused0 = await outcome();
+    try {
+      const N = 8;
+      for (let i = 0; i < N; i++) {
+        const e = await wrong.s3.send(new GetObjectCommand({ Bucket: "reports", Key: `k${i}` })).catch((x) => x);
+        expect(statusOf(e)).toBe(401);
+        expect(codeOf(e)).toBe("nonce_invalid");
+      }
+      expect(await outcome()).toBe(refused0 + N); // the metric counts every refusal
+      // The first is written before its answer; the repeats are only counted.
+      const once = await events("nonce.rejected", n.id);
+      expect(once).toHaveLength(1);
+      expect(once[0]).toMatchObject({
+        reason: "nonce_invalid",
+        request: { path: "/reports/k0" },
+        data: { why: "signature", count: 1 },
+      });
+      expect(writes).toBe(1);
+
+      // The window closes on the gateway's tick: one event carries every repeat.
+      ctx.clock.advance(WINDOW_MS);
+      await expect.poll(async () => (await events("nonce.rejected", n.id)).length, { timeout: 5_000 }).toBe(2);
+      expect((await events("nonce.rejected", n.id))[1]).toMatchObject({
+        reason: "nonce_invalid",
+        request: { path: `/reports/k${N - 1}` },
+        data: { why: "signature", count: N - 1, first_at: expect.any(String), last_at: expect.any(String) },
+      });
+      expect(writes).toBe(2);
+      expect(fake.received).toEqual(seen);
+      expect(await events("nonce.used", n.id)).toEqual([]);
+    } finally {
+      ctx.store.appendAudit = append;
+      ctx.clock.set(Date.now());
+    }
+  }, 30_000);
+
   it("a body its signed hash does not cover: 401 nonce_invalid (payload_hash) once the signature verifies", async () => {
     const n = await issue(["s3:read"]);
     const seen = { ...fake.received };
-    const e = await tampering(n.aws)
-      .send(deleteObjects)
-      .catch((x) => x);
-    expect(statusOf(e)).toBe(401);
-    expect(codeOf(e)).toBe("nonce_invalid");
+    for (let i = 0; i < 3; i++) {
+      const e = await tampering(n.aws)
+        .send(deleteObjects)
+        .catch((x) => x);
+      expect(statusOf(e)).toBe(401);
+      expect(codeOf(e)).toBe("nonce_invalid");
+    }
     expect(fake.received).toEqual(seen);
+    // Coalesced like a wrong signature's (a captured signature and any body): the first now, the repeats counted.
     const rejected = await events("nonce.rejected", n.id);
-    expect(rejected.map((r) => [r.reason, r.data?.why])).toEqual([["nonce_invalid", "payload_hash"]]);
+    expect(rejected.map((r) => [r.reason, r.data?.why, r.data?.count])).toEqual([["nonce_invalid", "payload_hash", 1]]);
   }, 30_000);
 });

@@ -150,6 +150,7 @@ export async function awsAuthorise(
       unsignedBody = refuse(subject, "nonce_invalid", "the AWS request body does not match its signed hash", {
         audit: "nonce_invalid",
         auditData: { why: "payload_hash" },
+        coalesce: true,
       });
     } else if (
       hashSigned &&
@@ -186,6 +187,7 @@ export async function awsAuthorise(
     return refuse(subject, "nonce_invalid", "the AWS signature does not match", {
       audit: "nonce_invalid",
       auditData: { why: "signature" },
+      coalesce: true,
     });
   }
 

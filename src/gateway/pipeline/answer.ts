@@ -20,7 +20,8 @@ export async function answer(d: PipelineDeps, x: Exchange, r: Rejection): Promis
       if (instead !== null) return answer(d, x, instead);
     }
     if (isDeadReason(r.rejected)) return refuseDead(d, x, s, r.rejected);
-    if (r.audit !== undefined) await auditRejected(d, x, s, r.audit, r.auditData);
+    if (r.audit === "nonce_invalid" && r.coalesce) await coalesced(d, x, s, r.audit, r.auditData);
+    else if (r.audit !== undefined) await auditRejected(d, x, s, r.audit, r.auditData);
   }
   send(d, x, r);
   if (r.completes && s !== undefined) completed(d, x, s, x.res.statusCode, 0);
@@ -95,6 +96,30 @@ async function refuseDead(d: PipelineDeps, x: Exchange, s: Subject, reason: Dead
   });
   if (first) await first;
   send(d, x, { rejected: reason, message: deadMessage(reason), subject: s });
+}
+
+/**
+ * A refusal anyone who knows the nonce id can provoke (Rejection.coalesce): its `nonce.rejected` coalesced like a
+ * dead nonce's, the first of a window written before the answer, the repeats counted and written off the request path.
+ */
+async function coalesced(
+  d: PipelineDeps,
+  x: Exchange,
+  s: Subject,
+  reason: "nonce_invalid",
+  data: Record<string, unknown> | undefined,
+): Promise<void> {
+  const first = d.deadLog.present({
+    nonce: s.nonce,
+    reason,
+    ...(data === undefined ? {} : { data }),
+    now: x.now,
+    method: x.method,
+    path: s.path,
+    sourceIp: x.sourceIp,
+    requestId: x.requestId,
+  });
+  if (first) await first;
 }
 
 /** A denial before consuming: `nonce.rejected`, best effort (the request is refused either way). */

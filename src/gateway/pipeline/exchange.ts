@@ -45,6 +45,12 @@ export interface Rejection {
   /** Written as `nonce.rejected` with this reason (best effort: the request is refused either way). */
   readonly audit?: string;
   readonly auditData?: Record<string, unknown>;
+  /**
+   * A refusal anyone who knows the nonce's id can provoke (a wrong AWS signature): its `nonce.rejected` is
+   * coalesced per nonce, reason and `auditData` like a dead nonce's (DeadNonceLog), not written per request.
+   * `auditData` must then be fixed per kind of refusal.
+   */
+  readonly coalesce?: boolean;
   /** After the consume: the use was counted, so `nonce.completed` records the answer the agent got. */
   readonly completes?: boolean;
 }
@@ -54,6 +60,7 @@ export interface RefuseOptions {
   unlessDead?: boolean;
   audit?: string;
   auditData?: Record<string, unknown>;
+  coalesce?: boolean;
   completes?: boolean;
 }
 
