@@ -3,7 +3,7 @@ import { closeSync, mkdtempSync, openSync, rmSync, write } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Agent } from "undici";
+import { leanForward } from "./lean-forward.mjs";
 
 /**
  * The physical floor of DESIGN.md's budget, for B4: the lean pass-through (passthrough-lean.mjs) plus one durable
@@ -16,9 +16,6 @@ import { Agent } from "undici";
  * Usage: passthrough-floor.mjs <upstream origin>
  */
 
-const origin = process.argv[2];
-const agent = new Agent({ keepAliveTimeout: 60_000, connections: 128 });
-const HOP = new Set(["connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "proxy-connection"]);
 const dir = mkdtempSync(path.join(tmpdir(), "an-floor-"));
 const fd = openSync(path.join(dir, "journal"), "a");
 
@@ -56,6 +53,7 @@ function append(req, then) {
   }
 }
 
+const forward = leanForward(process.argv[2]);
 const server = http.createServer((req, res) => {
   append(req, (err) => {
     if (err) {
@@ -63,37 +61,7 @@ const server = http.createServer((req, res) => {
       res.end();
       return;
     }
-    const headers = {};
-    for (const [k, v] of Object.entries(req.headers)) if (!HOP.has(k)) headers[k] = v;
-    headers.authorization = "Bearer static-bench-credential";
-    agent.dispatch(
-      {
-        origin,
-        path: req.url,
-        method: req.method,
-        headers,
-        body: req.method === "GET" || req.method === "HEAD" ? null : req,
-      },
-      {
-        onRequestStart() {},
-        onResponseStart(controller, status, hdrs) {
-          const out = {};
-          for (const k in hdrs) if (!HOP.has(k)) out[k] = hdrs[k];
-          res.writeHead(status, out);
-          res.on("drain", () => controller.resume());
-        },
-        onResponseData(controller, chunk) {
-          if (!res.write(chunk)) controller.pause();
-        },
-        onResponseEnd() {
-          res.end();
-        },
-        onResponseError() {
-          if (!res.headersSent) res.writeHead(502);
-          res.end();
-        },
-      },
-    );
+    forward(req, res);
   });
 });
 server.keepAliveTimeout = 60_000;
