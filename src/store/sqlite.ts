@@ -298,8 +298,7 @@ export async function createSqliteStore(
     },
 
     async getNonce(id) {
-      const row = S().nonceById.get(id) as NonceRow | undefined;
-      return row ? nonceFromRow(row) : undefined;
+      return nonceById(id);
     },
 
     async getNonceByKey(key) {
@@ -332,8 +331,7 @@ export async function createSqliteStore(
           revokeDescendants(id, now, audit);
           return n;
         }
-        const row = s.nonceById.get(id) as NonceRow | undefined;
-        return row ? nonceFromRow(row) : undefined;
+        return nonceById(id);
       })();
     },
 
